@@ -1,0 +1,287 @@
+"""Fidelity, calibration and speed of the DDM NRE against analytic WFPT (and the LAN baseline).
+
+    .venv/bin/python benchmarks/fidelity.py                 # everything (~45 min on 2 cores)
+    .venv/bin/python benchmarks/fidelity.py --quick         # smaller run (~10 min)
+    .venv/bin/python benchmarks/fidelity.py --only error,flat
+
+Writes benchmarks/results/fidelity.md (tables), fidelity.json and PNG plots, all from one run
+on one machine. Sections:
+
+* ``error``: per-trial log-likelihood error vs WFPT as differences over theta at fixed x,
+  over the training box, with where it concentrates.
+* ``flat``: posterior fidelity for the flat DDM at N = 100, 1,000, 5,000.
+* ``regression``: ``v ~ 1 + x`` at N = 1,000.
+* ``hierarchical``: ``v ~ 1 + (1|participant_id)``, 10 participants x 100 trials.
+* ``calibration``: coverage of central NRE credible intervals over simulated datasets.
+* ``speed``: NUTS wall time and bulk ESS/s for NRE, WFPT and the LAN (../shared/anchors),
+  numpyro and PyMC, at N = 1,000 and 5,000.
+* ``cost``: simulations and training time of the network measured (from its metadata).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import hssm
+import hssm_nre
+from hssm_nre.cache import find_network, load_entry
+from hssm_nre.compare import _diagnostics, _flat_draws, compare_with_wfpt, plot_comparison, simulate_dataset
+from hssm_nre.likelihood import make_batched_log_ratio_fn
+from hssm_nre.reference import per_trial_error
+
+RESULTS = Path(__file__).parent / "results"
+LAN = Path(__file__).resolve().parents[1].parent / "shared" / "anchors" / "ddm_lan.onnx"
+TARGET_SD = 0.25
+TRUTH = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
+
+
+def section_error(entry, out, quick):
+    spec = entry.spec
+    f = make_batched_log_ratio_fn(spec, entry.weights)
+    r = per_trial_error(spec, f, n_x=150 if quick else 400, n_theta=200, seed=11)
+    th, err, rt = r["theta"], r["err"], r["rt"][:, None]
+    ok = np.isfinite(err)
+    u = rt - th[..., 3]
+    s = u / th[..., 1] ** 2
+    rows = []
+
+    def by(name, vals, edges):
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            m = ok & (vals >= lo) & (vals < hi)
+            if m.sum() > 30:
+                rows.append((name, f"[{lo:g}, {hi:g})", int(m.sum()), float(np.median(err[m])), float(np.quantile(err[m], 0.9))))
+
+    by("u = rt - t (s)", u, [0, 0.05, 0.2, 0.5, 1, 2, 5, 30])
+    by("s = u / a^2", s, [0, 0.1, 0.5, 1, 2, 5, 20, 300])
+    by("|v|", np.abs(th[..., 0]), [0, 1, 2, 3.01])
+    by("a", th[..., 1], [0.3, 0.6, 1.0, 1.5, 2.01, 2.51])
+    by("z", th[..., 2], [0.1, 0.3, 0.7, 0.91])
+    md = [
+        f"Per-trial error vs WFPT over the training box ({int(ok.sum()):,} (theta, x) pairs): "
+        f"**median {r['median']:.3f} nats, 90th percentile {r['p90']:.3f} nats** "
+        "(targets 0.03 / 0.10).",
+        "",
+        "| by | bin | n | median | p90 |",
+        "|---|---|---|---|---|",
+    ] + [f"| {a} | {b} | {n} | {m:.3f} | {p:.3f} |" for a, b, n, m, p in rows]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+        ax[0].hexbin(np.log10(np.maximum(u[ok], 1e-3)), th[..., 1][ok], C=err[ok], reduce_C_function=np.median,
+                     gridsize=30, cmap="magma", vmax=0.3)
+        ax[0].set_xlabel("log10(rt - t)"); ax[0].set_ylabel("a"); ax[0].set_title("median |error| (nats)")
+        ax[1].hist(np.clip(err[ok], 0, 1), bins=80, color="gray")
+        ax[1].set_yscale("log"); ax[1].set_xlabel("|error| (nats, clipped at 1)")
+        fig.tight_layout(); fig.savefig(out / "error_map.png", dpi=100); plt.close(fig)
+        md.append("\n![error map](error_map.png)")
+    except Exception as e:  # plots are a convenience
+        md.append(f"(plot failed: {e})")
+    return {"median": r["median"], "p90": r["p90"], "rows": rows}, "\n".join(md)
+
+
+def _fit_pair(data, include, seed, draws, tune, chains, weights, tag, out, truth=None):
+    cmp = compare_with_wfpt(data, include=include, draws=draws, tune=tune, chains=chains, seed=seed,
+                            progressbar=False, nre_weights=weights, truth=truth)
+    plot_comparison(cmp, out / f"posterior_{tag}.png", truth)
+    return cmp
+
+
+def _fidelity_md(title, cmp):
+    worst = max(r["abs_diff_over_sd"] for r in cmp.rows)
+    sdr = [r["sd_ratio"] for r in cmp.rows]
+    ok = worst <= TARGET_SD and min(sdr) >= 0.9 and max(sdr) <= 1.1
+    return (f"#### {title}: max |diff|/sd = {worst:.2f}, sd ratio in [{min(sdr):.2f}, {max(sdr):.2f}] "
+            f"-> {'MET' if ok else 'NOT MET'}\n\n" + cmp.to_markdown())
+
+
+def section_flat(weights, out, quick, draws, tune):
+    res, md = {}, []
+    for n in ([100, 1000] if quick else [100, 1000, 5000]):
+        data = simulate_dataset("ddm", n, theta=TRUTH, seed=100 + n)
+        cmp = _fit_pair(data, None, 1, draws, tune, 2, weights, f"flat_{n}", out, TRUTH)
+        res[n] = {"rows": cmp.rows, "seconds_nre": cmp.seconds_nre, "seconds_wfpt": cmp.seconds_wfpt}
+        md.append(_fidelity_md(f"Flat DDM, N = {n}", cmp) + f"\n\n![flat {n}](posterior_flat_{n}.png)")
+    return res, "\n\n".join(md)
+
+
+def section_regression(weights, out, quick, draws, tune):
+    n = 500 if quick else 1000
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=n)
+    import ssms
+
+    from hssm_nre.simulate import simulator_theta
+
+    spec = hssm_nre.model_spec("ddm")
+    th = np.column_stack([0.3 + 0.6 * x, np.full(n, 1.2), np.full(n, 0.5), np.full(n, 0.3)])
+    th = np.clip(th, np.asarray(spec.lower) + 1e-3, np.asarray(spec.upper) - 1e-3)
+    sim = simulator_theta(spec, th)
+    o = ssms.Simulator("ddm").simulate({p: sim[:, i] for i, p in enumerate(spec.params)}, n_samples=1,
+                                       random_state=7, return_option="minimal")
+    import pandas as pd
+
+    data = pd.DataFrame({"rt": np.asarray(o["rts"]).ravel(), "response": np.asarray(o["choices"]).ravel(), "x": x})
+    include = [{"name": "v", "formula": "v ~ 1 + x"}]
+    cmp = _fit_pair(data, include, 2, draws, tune, 2, weights, "regression", out)
+    return {"rows": cmp.rows}, _fidelity_md(f"Regression v ~ 1 + x, N = {n}", cmp) + "\n\n![regression](posterior_regression.png)"
+
+
+def section_hierarchical(weights, out, quick, draws, tune):
+    import pandas as pd
+
+    n_sub, per = (6, 80) if quick else (10, 100)
+    rng = np.random.default_rng(9)
+    frames = []
+    for j in range(n_sub):
+        theta = TRUTH | {"v": float(np.clip(0.5 + 0.4 * rng.normal(), -2.5, 2.5))}
+        d = simulate_dataset("ddm", per, theta=theta, seed=200 + j)
+        d["participant_id"] = j
+        frames.append(d)
+    data = pd.concat(frames, ignore_index=True)
+    include = [{"name": "v", "formula": "v ~ 1 + (1|participant_id)"}]
+    cmp = _fit_pair(data, include, 3, draws, tune, 2, weights, "hierarchical", out)
+    return {"rows": cmp.rows}, (_fidelity_md(f"Hierarchical v ~ 1 + (1|participant_id), {n_sub} x {per} trials", cmp)
+                                + "\n\n![hierarchical](posterior_hierarchical.png)")
+
+
+def section_calibration(weights, out, quick):
+    """Coverage of central credible intervals of the NRE posterior under the prior (SBC-style)."""
+    spec = hssm_nre.model_spec("ddm")
+    n_sets = 30 if quick else 100
+    n_trials = 100
+    levels = (0.5, 0.9, 0.95)
+    rng = np.random.default_rng(21)
+    hits = {lv: {p: 0 for p in spec.params} for lv in levels}
+    ranks = {p: [] for p in spec.params}
+    done = 0
+    for k in range(n_sets):
+        theta = {p: float(rng.uniform(lo, hi)) for p, (lo, hi) in spec.bounds.items()}
+        theta["t"] = float(rng.uniform(0.0, 1.0))  # keep data inside the shared prior's support
+        data = simulate_dataset("ddm", n_trials, theta=theta, seed=1000 + k)
+        include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": (1.0 if p == "t" else hi)}}
+                   for p, (lo, hi) in spec.bounds.items()]
+        m = hssm.HSSM(data=data, model="ddm", loglik_kind="nre", nre_weights=weights, include=include, p_outlier=0)
+        idata = m.sample(draws=400, tune=400, chains=1, progressbar=False, random_seed=k)
+        dr = _flat_draws(idata)
+        for p in spec.params:
+            x = dr[p]
+            ranks[p].append(float(np.mean(x < theta[p])))
+            for lv in levels:
+                lo, hi = np.quantile(x, [(1 - lv) / 2, 1 - (1 - lv) / 2])
+                hits[lv][p] += int(lo <= theta[p] <= hi)
+        done += 1
+    md = [f"Coverage of central NRE credible intervals over {done} datasets of {n_trials} trials drawn "
+          "from the prior (uniform over the box, t < 1). Monte Carlo SE of a coverage c is sqrt(c(1-c)/n).", "",
+          "| level | " + " | ".join(spec.params) + " | MC SE |", "|---|" + "---|" * (len(spec.params) + 1)]
+    table = {}
+    for lv in levels:
+        cov = {p: hits[lv][p] / done for p in spec.params}
+        table[lv] = cov
+        se = np.sqrt(lv * (1 - lv) / done)
+        md.append(f"| {lv:.0%} | " + " | ".join(f"{cov[p]:.2f}" for p in spec.params) + f" | {se:.3f} |")
+    return {"coverage": table, "ranks": ranks, "n": done}, "\n".join(md)
+
+
+def _ess_bulk(idata, names):
+    try:
+        import arviz as az
+
+        s = az.ess(idata, var_names=names, method="bulk")
+        s = s.to_dataset() if hasattr(s, "to_dataset") else s
+        return float(min(float(np.min(s[n].values)) for n in names))
+    except Exception:
+        return float("nan")
+
+
+def section_speed(weights, out, quick, draws, tune):
+    rows = []
+    names = ["v", "a", "z", "t"]
+    spec = hssm_nre.model_spec("ddm")
+    include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}} for p, (lo, hi) in spec.bounds.items()]
+    for n in ([1000] if quick else [1000, 5000]):
+        data = simulate_dataset("ddm", n, theta=TRUTH, seed=300 + n)
+        for sampler in ["numpyro", "pymc"]:
+            for kind in ["nre", "analytical", "lan"]:
+                if kind == "lan" and not LAN.is_file():
+                    continue
+                kw = dict(model="ddm", include=include, p_outlier=0)
+                if kind == "nre":
+                    m = hssm.HSSM(data=data, loglik_kind="nre", nre_weights=weights, **kw)
+                elif kind == "lan":
+                    m = hssm.HSSM(data=data, loglik_kind="approx_differentiable", loglik=str(LAN), **kw)
+                else:
+                    m = hssm.HSSM(data=data, loglik_kind="analytical", **kw)
+                skw = dict(sampler=sampler, draws=draws, tune=tune, chains=2, random_seed=4, progressbar=False)
+                if sampler == "pymc":
+                    skw["cores"] = 1
+                t0 = time.perf_counter()
+                idata = m.sample(**skw)
+                wall = time.perf_counter() - t0
+                ess = _ess_bulk(idata, names)
+                rows.append({"N": n, "sampler": sampler, "likelihood": kind, "wall_s": wall,
+                             "min_bulk_ess": ess, "ess_per_s": ess / wall,
+                             "divergences": _diagnostics(idata)["divergences"]})
+    md = ["| N | sampler | likelihood | wall (s) | min bulk ESS | ESS/s | divergences | wall / analytic |",
+          "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        base = next(x["wall_s"] for x in rows if x["N"] == r["N"] and x["sampler"] == r["sampler"] and x["likelihood"] == "analytical")
+        md.append(f"| {r['N']} | {r['sampler']} | {r['likelihood']} | {r['wall_s']:.1f} | {r['min_bulk_ess']:.0f} | "
+                  f"{r['ess_per_s']:.1f} | {r['divergences']} | {r['wall_s'] / base:.2f} |")
+    return rows, "\n".join(md)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=None, help="network folder (default: the one HSSM would use)")
+    ap.add_argument("--only", default="error,flat,regression,hierarchical,calibration,speed,cost")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=1000)
+    args = ap.parse_args()
+    entry = load_entry(args.weights) if args.weights else find_network("ddm")
+    weights = str(entry.path)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    only = args.only.split(",")
+    report = {"machine": platform.node(), "started": time.strftime("%Y-%m-%d %H:%M"), "network": weights}
+    md = [f"# DDM NRE benchmark\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
+          f"({entry.source}). Machine: {platform.node()}, {platform.processor() or platform.machine()}. "
+          f"Started {report['started']}. NUTS: 2 chains x ({args.tune} tune + {args.draws} draws), "
+          "uniform priors over the training box in both models, p_outlier = 0."]
+    sections = {
+        "error": lambda: section_error(entry, RESULTS, args.quick),
+        "flat": lambda: section_flat(weights, RESULTS, args.quick, args.draws, args.tune),
+        "regression": lambda: section_regression(weights, RESULTS, args.quick, args.draws, args.tune),
+        "hierarchical": lambda: section_hierarchical(weights, RESULTS, args.quick, args.draws, args.tune),
+        "calibration": lambda: section_calibration(weights, RESULTS, args.quick),
+        "speed": lambda: section_speed(weights, RESULTS, args.quick, args.draws, args.tune),
+    }
+    for name in only:
+        if name == "cost":
+            m = entry.metadata
+            report["cost"] = {k: m.get(k) for k in ("reproduce", "simulation_seconds", "train_seconds", "steps_run")}
+            report["cost"]["n_simulations"] = entry.settings.n_simulations
+            md.append("## Cost\n\n" + "\n".join(f"- {k}: {v}" for k, v in report["cost"].items()))
+            continue
+        t0 = time.perf_counter()
+        print(f"== {name} ...", flush=True)
+        res, text = sections[name]()
+        report[name] = res
+        md.append(f"## {name} ({time.perf_counter() - t0:.0f} s)\n\n{text}")
+        print(text, flush=True)
+        (RESULTS / "fidelity.md").write_text("\n\n".join(md) + "\n")
+        (RESULTS / "fidelity.json").write_text(json.dumps(report, indent=1, default=str))
+    print(f"wrote {RESULTS / 'fidelity.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The network's forward pass, written once for training (keras.ops) and inference (jax.numpy).
+
+The single-trial logit is the NRE-C classifier output, whose optimum is
+log r(theta, x) = log p(x | theta) - log p(x). It is built as
+
+    logit(theta, x) = F(theta, x) + G(x)                  where rt > t (u = rt - t > 0)
+                    = FLOOR + SLOPE * u                   where rt <= t (zero likelihood)
+
+* ``G(x)`` depends on the data only. At the optimum it absorbs -log p(x), so
+  ``F`` is free to approximate log p(x | theta) itself.
+* The region rt <= t has zero likelihood, known exactly: it is handled outside
+  the network, and the network only ever sees u = rt - t > 0 (one input fewer,
+  no cliff to approximate). Below the support we return a finite floor with a
+  small slope in u, so NUTS has a gradient pushing ``t`` back below the data.
+* Smooth activations (SiLU) everywhere: NUTS needs well-behaved gradients.
+
+Feature sets (chosen by :class:`hssm_nre.config.ModelSpec`):
+
+``ddm_scaling`` (the DDM): the first-passage density obeys
+p(u | v, a, z) = a^-2 p1(u / a^2 | v a, z), and mirroring the process maps
+(v, z, choice) -> (-v, 1 - z, -choice). So F is a function of the
+dimensionless time s = u / a^2, v' = choice * v * a and z' (z for the upper
+boundary, 1 - z for the lower) plus the exact Jacobian -2 log a. A linear
+"asymptote" head over [log d, log s, d^2 / s, v' d, v'^2 s] (d = 1 - z', the
+scaled distance to the absorbing boundary) is initialised at the exact
+single-boundary (Wald) density d / sqrt(2 pi s^3) exp(-(d - v' s)^2 / 2s) in
+ssm-simulators' convention (boundaries at +-a); the MLP learns the correction
+from the other boundary, which is smooth and bounded.
+
+generic (every other model): F = MLP([theta scaled to [-1, 1], log u, c / u,
+one-hot choice]) + a linear head over the same features; u = rt - t when the
+model has a non-decision time ``t`` and rt otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .config import ModelSpec
+
+__all__ = [
+    "FLOOR",
+    "layer_shapes",
+    "init_weights",
+    "logit_fn",
+    "JNP_OPS",
+    "KERAS_OPS",
+]
+
+#: log-ratio returned where rt <= t (zero likelihood), before the slope term.
+FLOOR = -100.0
+#: Slope in u = rt - t below the support (u < 0 makes the value lower).
+SLOPE = 100.0
+U_MIN = 1e-4  # smallest u (seconds) fed to the generic features
+S_MIN = 1e-4  # smallest dimensionless time fed to the DDM features
+Z_EPS = 1e-3
+
+
+class _Ops:
+    """The handful of array functions the forward pass needs, per backend."""
+
+    def __init__(self, xp: Any, silu: Any, matmul: Any, cast: Any, factory: Any = None):
+        self.xp = xp
+        self.silu = silu
+        self.matmul = matmul
+        self.cast = cast
+        self._factory = factory
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "xp":
+            raise AttributeError(name)
+        return getattr(self.xp, name)
+
+    def __reduce__(self):
+        # Pickled likelihoods (HSSM save/load, PyMC's numba linker) rebuild the
+        # namespace from its factory instead of pickling modules.
+        return (self._factory, ())
+
+
+def _jnp_cast(x, dtype):
+    import jax.numpy as jnp
+
+    return jnp.asarray(x, dtype)
+
+
+def _jnp_ops() -> _Ops:
+    import jax
+    import jax.numpy as jnp
+
+    return _Ops(jnp, jax.nn.silu, jnp.matmul, _jnp_cast, _jnp_ops)
+
+
+def _keras_ops() -> _Ops:
+    import keras
+
+    return _Ops(keras.ops, keras.ops.silu, keras.ops.matmul, keras.ops.cast, _keras_ops)
+
+
+class _Lazy:
+    def __init__(self, factory):
+        self._factory = factory
+        self._ops = None
+
+    def __call__(self) -> _Ops:
+        if self._ops is None:
+            self._ops = self._factory()
+        return self._ops
+
+
+JNP_OPS = _Lazy(_jnp_ops)
+KERAS_OPS = _Lazy(_keras_ops)
+
+
+# ----------------------------------------------------------------------------- features
+def n_features(spec: ModelSpec) -> tuple[int, int, int]:
+    """Widths of (MLP input, linear-head input, evidence input)."""
+    n_c = len(spec.choices)
+    if spec.ddm_scaling:
+        return 5, 5, 1 + n_c
+    n_theta = spec.n_params - (1 if spec.shift else 0)
+    n = n_theta + 2 + n_c
+    return n, n, 1 + n_c
+
+
+def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
+    """Return (mlp_in, lin_in, ev_in, jacobian, u) for batched inputs.
+
+    theta: (..., n_params); rt, choice: (...,). All float.
+    """
+    xp = ops
+    dtype = theta.dtype
+    lower = ops.cast(np.asarray(spec.lower), dtype)
+    upper = ops.cast(np.asarray(spec.upper), dtype)
+    onehot = xp.stack(
+        [ops.cast(xp.equal(choice, float(c)), dtype) for c in spec.choices], axis=-1
+    )
+    log_rt = xp.log(xp.maximum(rt, 1e-3))
+    ev_in = xp.concatenate([log_rt[..., None], onehot], axis=-1)
+
+    if spec.shift:
+        u = rt - theta[..., spec.params.index("t")]
+    else:
+        u = rt
+
+    if spec.ddm_scaling:
+        i_v, i_a, i_z = (spec.params.index(p) for p in ("v", "a", "z"))
+        v, a, z = theta[..., i_v], theta[..., i_a], theta[..., i_z]
+        c = 2.0 * onehot[..., -1] - 1.0  # +1 for the upper boundary (choice 1), -1 otherwise
+        vp = c * v * a
+        zp = xp.clip(xp.where(c > 0, z, 1.0 - z), Z_EPS, 1.0 - Z_EPS)
+        s = xp.maximum(u, S_MIN) / (a * a)
+        log_s = xp.log(s)
+        d = 1.0 - zp  # scaled distance to the absorbing boundary (units of a, halved)
+        mlp_in = xp.stack([vp / 5.0, 2.0 * zp - 1.0, log_s / 3.0, s / 20.0, xp.sqrt(s) / 3.0], -1)
+        lin_in = xp.stack([xp.log(d), log_s, d * d / s, vp * d, vp * vp * s], -1)
+        jac = -2.0 * xp.log(a)
+        return mlp_in, lin_in, ev_in, jac, u
+
+    keep = [i for i, p in enumerate(spec.params) if not (spec.shift and p == "t")]
+    th = xp.stack([theta[..., i] for i in keep], axis=-1)
+    th = 2.0 * (th - lower[np.asarray(keep)]) / (upper - lower)[np.asarray(keep)] - 1.0
+    uc = xp.maximum(u, U_MIN)
+    x_in = xp.stack([xp.log(uc) / 3.0, 0.01 / uc], axis=-1)
+    mlp_in = xp.concatenate([th, x_in, onehot], axis=-1)
+    return mlp_in, mlp_in, ev_in, ops.cast(0.0, dtype) * u, u
+
+
+# ------------------------------------------------------------------------------ weights
+def layer_shapes(spec: ModelSpec, widths, evidence_widths) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of every weight, in a fixed order."""
+    n_mlp, n_lin, n_ev = n_features(spec)
+    shapes: dict[str, tuple[int, ...]] = {}
+    prev = n_mlp
+    for i, w in enumerate(widths):
+        shapes[f"f{i}_W"], shapes[f"f{i}_b"] = (prev, w), (w,)
+        prev = w
+    shapes["f_out_W"], shapes["f_out_b"] = (prev, 1), (1,)
+    shapes["lin_W"] = (n_lin, 1)
+    prev = n_ev
+    for i, w in enumerate(evidence_widths):
+        shapes[f"g{i}_W"], shapes[f"g{i}_b"] = (prev, w), (w,)
+        prev = w
+    shapes["g_out_W"], shapes["g_out_b"] = (prev, 1), (1,)
+    return shapes
+
+
+def init_weights(spec: ModelSpec, widths, evidence_widths, seed: int) -> dict[str, np.ndarray]:
+    """Glorot-uniform hidden layers, zero output layers, asymptote head at its exact value."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for name, shape in layer_shapes(spec, widths, evidence_widths).items():
+        if name.endswith("_b") or name.startswith(("f_out", "g_out")):
+            out[name] = np.zeros(shape, np.float32)
+        elif name == "lin_W":
+            w = np.zeros(shape, np.float32)
+            if spec.ddm_scaling:
+                # Wald density at the absorbing boundary, boundaries at +-1, start at
+                # -1 + 2 z': distance D = 2 d; log f = log D - 1.5 log s - D^2/2s
+                # + v' D - v'^2 s / 2 - log sqrt(2 pi).
+                w[:, 0] = [1.0, -1.5, -2.0, 2.0, -0.5]
+            out[name] = w
+        else:
+            lim = math.sqrt(6.0 / (shape[0] + shape[1]))
+            out[name] = rng.uniform(-lim, lim, size=shape).astype(np.float32)
+    return out
+
+
+def _mlp(x, weights: Mapping[str, Any], prefix: str, n_hidden: int, ops: _Ops):
+    for i in range(n_hidden):
+        x = ops.silu(ops.matmul(x, weights[f"{prefix}{i}_W"]) + weights[f"{prefix}{i}_b"])
+    return ops.matmul(x, weights[f"{prefix}_out_W"])[..., 0] + weights[f"{prefix}_out_b"][0]
+
+
+def logit_fn(spec: ModelSpec, weights: Mapping[str, Any], theta, rt, choice, ops: _Ops):
+    """Batched single-trial logit (the estimated log-ratio), shape ``theta.shape[:-1]``."""
+    n_f = sum(1 for k in weights if k.startswith("f") and k.endswith("_W") and k != "f_out_W")
+    n_g = sum(1 for k in weights if k.startswith("g") and k.endswith("_W") and k != "g_out_W")
+    mlp_in, lin_in, ev_in, jac, u = features(spec, theta, rt, choice, ops)
+    f = _mlp(mlp_in, weights, "f", n_f, ops) + ops.matmul(lin_in, weights["lin_W"])[..., 0]
+    g = _mlp(ev_in, weights, "g", n_g, ops)
+    inside = f + jac + g
+    return ops.where(u > 0, inside, FLOOR + SLOPE * u)

@@ -1,0 +1,184 @@
+"""``hssm-nre``: train, list, info and compare from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _settings_from(args):
+    from .config import TrainSettings
+
+    d = TrainSettings()
+    return TrainSettings(
+        n_simulations=args.n_simulations or d.n_simulations,
+        steps=args.steps or d.steps,
+        batch_size=args.batch_size or d.batch_size,
+        K=args.K or d.K,
+        gamma=args.gamma or d.gamma,
+        learning_rate=args.learning_rate or d.learning_rate,
+        widths=tuple(int(w) for w in args.widths.split(",")) if args.widths else d.widths,
+        evidence_widths=(
+            tuple(int(w) for w in args.evidence_widths.split(","))
+            if args.evidence_widths
+            else d.evidence_widths
+        ),
+        seed=d.seed if args.seed is None else args.seed,
+    )
+
+
+def cmd_train(args) -> int:
+    from .config import model_spec
+    from .training import train
+
+    spec = model_spec(args.model)  # fails fast on unknown or unsupported names
+    settings = _settings_from(args)
+    entry = train(spec, settings, root=Path(args.cache_dir) if args.cache_dir else None)
+    m = entry.metadata
+    print(
+        f"Trained {spec.name!r}: {m['steps_run']} steps in {m['train_seconds']} s "
+        f"(+{m['simulation_seconds']} s simulating). Cached at {entry.path}"
+    )
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .cache import list_entries, shipped_models
+    from .config import available_models, model_spec
+    from .errors import UnsupportedModelError
+
+    shipped = set(shipped_models())
+    cached = list_entries()
+    rows = []
+    for name in available_models():
+        try:
+            spec = model_spec(name)
+            status = "shipped" if name in shipped else ("cached" if name in cached else "trainable")
+            if name in shipped and name in cached:
+                status = "shipped+cached"
+            rows.append((name, len(spec.choices), ",".join(spec.params), status))
+        except UnsupportedModelError as e:
+            rows.append((name, "-", "-", f"refused: {e}"))
+    if args.json:
+        print(json.dumps([dict(zip(("model", "choices", "params", "status"), r)) for r in rows], indent=1))
+        return 0
+    w = max(len(r[0]) for r in rows)
+    print(f"{'model':<{w}}  choices  status      params")
+    for name, nc, params, status in rows:
+        print(f"{name:<{w}}  {nc!s:<7}  {status:<10}  {params}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .cache import find_network
+    from .config import model_spec
+    from .errors import NetworkNotFoundError
+
+    spec = model_spec(args.model)
+    print(f"model:   {spec.name}")
+    print(f"params:  {', '.join(spec.params)}")
+    print("box:     " + ", ".join(f"{p} [{lo:g}, {hi:g}]" for p, (lo, hi) in spec.bounds.items()))
+    print(f"choices: {list(spec.choices)}")
+    print(f"features: {'DDM scaling + mirror symmetry' if spec.ddm_scaling else 'generic'}"
+          f"{', shift-aware (u = rt - t)' if spec.shift else ''}")
+    try:
+        entry = find_network(spec.name)
+    except NetworkNotFoundError as e:
+        print(f"network: none ({e})")
+        return 0
+    m = entry.metadata
+    print(f"network: {entry.source} at {entry.path}")
+    for key in ("reproduce", "train_seconds", "simulation_seconds", "steps_run", "versions"):
+        if key in m:
+            print(f"  {key}: {m[key]}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare_with_wfpt, simulate_dataset
+
+    truth = {"v": args.v, "a": args.a, "z": args.z, "t": args.t}
+    data = simulate_dataset("ddm", args.n_trials, theta=truth, seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cmp = compare_with_wfpt(
+        data,
+        sampler=args.sampler,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        plot_path=out / "posteriors.png",
+        truth=truth,
+    )
+    header = (
+        f"DDM, {args.n_trials} simulated trials at {truth}, sampler {args.sampler}, "
+        f"{args.chains} chains x ({args.tune} tune + {args.draws} draws), seed {args.seed}."
+    )
+    md = header + "\n\n" + cmp.to_markdown() + "\n"
+    (out / "comparison.md").write_text(md)
+    (out / "comparison.json").write_text(json.dumps(
+        {"rows": cmp.rows, "seconds_nre": cmp.seconds_nre, "seconds_wfpt": cmp.seconds_wfpt,
+         "diagnostics": cmp.diagnostics, "settings": vars(args) | {"func": None}}, indent=1, default=str))
+    print(md)
+    print(f"Plot: {cmp.plot_path}\nTable: {out / 'comparison.md'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hssm-nre", description="Neural ratio estimation likelihoods for HSSM.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train and cache an NRE for an ssm-simulators model")
+    t.add_argument("model")
+    t.add_argument("--n-simulations", type=int)
+    t.add_argument("--steps", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--K", type=int)
+    t.add_argument("--gamma", type=float)
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--widths", help="hidden widths, e.g. 128,128,128")
+    t.add_argument("--evidence-widths", help="hidden widths of the x-only head, e.g. 64,64")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--cache-dir", help="cache root (default: $HSSM_NRE_CACHE_DIR or ~/.cache/hssm_nre)")
+    t.set_defaults(func=cmd_train)
+
+    ls = sub.add_parser("list", help="list every ssm-simulators model and its NRE status")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_list)
+
+    i = sub.add_parser("info", help="show a model's box, features and network")
+    i.add_argument("model")
+    i.set_defaults(func=cmd_info)
+
+    c = sub.add_parser("compare", help="fit simulated DDM data with NRE and analytic WFPT")
+    c.add_argument("--n-trials", type=int, default=1000)
+    c.add_argument("--v", type=float, default=0.5)
+    c.add_argument("--a", type=float, default=1.2)
+    c.add_argument("--z", type=float, default=0.5)
+    c.add_argument("--t", type=float, default=0.3)
+    c.add_argument("--sampler", default="numpyro", choices=["numpyro", "pymc", "blackjax"])
+    c.add_argument("--draws", type=int, default=1000)
+    c.add_argument("--tune", type=int, default=1000)
+    c.add_argument("--chains", type=int, default=2)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", default="results/compare")
+    c.set_defaults(func=cmd_compare)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import NREError
+
+    try:
+        return args.func(args)
+    except NREError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Model specifications and training settings.
+
+Everything that changes a trained network lives in two frozen dataclasses:
+
+* :class:`ModelSpec` -- what is modelled: the ssm-simulators model name, the
+  parameter order, the training box (the bounds HSSM will enforce), the choices
+  and the input features the network uses.
+* :class:`TrainSettings` -- how it is trained: simulation budget, steps, batch,
+  contrastive ``K`` and ``gamma``, network widths, seed.
+
+Both are plain data with a stable ``to_dict`` so the cache can key on them.
+This module imports nothing heavy (no jax, keras or hssm).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UnknownModelError, UnsupportedModelError
+
+__all__ = ["ModelSpec", "TrainSettings", "model_spec", "available_models"]
+
+#: Models whose first-passage density obeys the diffusion scaling law
+#: p(u | v, a, z) = a**-2 * p1(u / a**2 | v * a, z) and the mirror symmetry
+#: (v, z, choice) -> (-v, 1 - z, -choice). The network is told both facts.
+DDM_SCALING_MODELS = frozenset({"ddm"})
+
+#: Models simulated with the discrete-monitoring boundary correction (see
+#: :func:`hssm_nre.simulate.simulator_theta`): constant boundaries at +-a and a
+#: relative start point z, so the continuous-time model is what the network learns.
+BOUNDARY_CORRECTED_MODELS = frozenset({"ddm"})
+
+#: Simulator settings used for every training set (ssm-simulators defaults).
+SIM_DELTA_T = 0.001
+SIM_MAX_T = 20.0
+
+
+def _ssms_config() -> dict[str, dict[str, Any]]:
+    from ssms.config import model_config
+
+    return model_config
+
+
+def available_models() -> list[str]:
+    """Return every model name ssm-simulators defines, sorted."""
+    return sorted(_ssms_config())
+
+
+def _choices_of(cfg: dict[str, Any]) -> tuple[int, ...]:
+    if cfg.get("choices") is not None:
+        return tuple(int(c) for c in cfg["choices"])
+    n = int(cfg["nchoices"])
+    return (-1, 1) if n == 2 else tuple(range(n))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a network models: names, order, box, choices and feature set.
+
+    Attributes
+    ----------
+    name
+        The ssm-simulators model name.
+    params
+        Parameter names in ssm-simulators order (also HSSM's ``list_params``).
+    lower, upper
+        The training box, one entry per parameter. HSSM's ``bounds`` are set to it.
+    choices
+        The response values the simulator produces, e.g. ``(-1, 1)``.
+    shift
+        True when the model has a non-decision time ``t`` that shifts the RT
+        distribution; the network then sees ``u = rt - t`` and the region
+        ``rt <= t`` is known to have zero likelihood.
+    ddm_scaling
+        True for models with the diffusion scaling law and mirror symmetry.
+    boundary_correction
+        True when training simulations shift the boundary to undo the bias of
+        discrete-time (Euler, dt = 0.001) boundary monitoring.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    choices: tuple[int, ...]
+    shift: bool
+    ddm_scaling: bool
+    boundary_correction: bool = False
+
+    @property
+    def n_params(self) -> int:
+        return len(self.params)
+
+    @property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """The training box as HSSM's ``bounds`` dict."""
+        return {p: (lo, hi) for p, lo, hi in zip(self.params, self.lower, self.upper)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        return cls(
+            name=d["name"],
+            params=tuple(d["params"]),
+            lower=tuple(float(x) for x in d["lower"]),
+            upper=tuple(float(x) for x in d["upper"]),
+            choices=tuple(int(c) for c in d["choices"]),
+            shift=bool(d["shift"]),
+            ddm_scaling=bool(d["ddm_scaling"]),
+            boundary_correction=bool(d.get("boundary_correction", False)),
+        )
+
+
+def model_spec(name: str) -> ModelSpec:
+    """Build the :class:`ModelSpec` of an ssm-simulators model.
+
+    Raises
+    ------
+    UnknownModelError
+        ``name`` is not an ssm-simulators model; the message lists close matches.
+    UnsupportedModelError
+        The model cannot be trained as a single-trial NRE (deadline models whose
+        omissions are coded rt = -999, or models whose box depends on other
+        parameters in a way we cannot express as HSSM bounds).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"model must be a model name string, got {type(name).__name__}.")
+    cfg_all = _ssms_config()
+    if name.endswith("_deadline"):
+        raise UnsupportedModelError(
+            f"Model {name!r} codes omissions as rt = -999, which a single-trial ratio "
+            "estimator over (rt, choice) does not model yet. Fit "
+            f"{name[: -len('_deadline')]!r} on the trials that responded instead."
+        )
+    if name not in cfg_all:
+        close = difflib.get_close_matches(name, list(cfg_all), n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UnknownModelError(
+            f"Unknown model {name!r}: it is not an ssm-simulators model.{hint} "
+            "`hssm-nre list` shows every model name."
+        )
+    cfg = cfg_all[name]
+    params = tuple(cfg["params"])
+    bounds = cfg.get("param_bounds_dict") or {
+        p: (lo, hi) for p, lo, hi in zip(params, *cfg["param_bounds"])
+    }
+    lower, upper = [], []
+    for p in params:
+        lo, hi = bounds[p]
+        if isinstance(lo, str) or isinstance(hi, str):
+            raise UnsupportedModelError(
+                f"Model {name!r} has a parameter box that depends on other parameters "
+                f"({p}: ({lo}, {hi})); HSSM bounds cannot express that."
+            )
+        lower.append(float(lo))
+        upper.append(float(hi))
+    return ModelSpec(
+        name=name,
+        params=params,
+        lower=tuple(lower),
+        upper=tuple(upper),
+        choices=_choices_of(cfg),
+        shift="t" in params,
+        ddm_scaling=name in DDM_SCALING_MODELS,
+        boundary_correction=name in BOUNDARY_CORRECTED_MODELS,
+    )
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a network is trained. Every field is part of the cache key.
+
+    The defaults are the budget of the shipped DDM network: about 13 minutes on
+    two CPU cores (2M simulations, 12k steps of batch 1,024).
+    """
+
+    n_simulations: int = 2_000_000
+    steps: int = 12_000
+    batch_size: int = 1_024
+    K: int = 8
+    gamma: float = 1.0
+    learning_rate: float = 1e-3
+    widths: tuple[int, ...] = (128, 128, 128)
+    evidence_widths: tuple[int, ...] = (64, 64)
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.n_simulations < 2 * self.batch_size:
+            raise ValueError(
+                f"n_simulations must be at least 2 * batch_size = {2 * self.batch_size}, "
+                f"got {self.n_simulations}."
+            )
+        if self.steps <= 0:
+            raise ValueError(f"steps must be positive, got {self.steps}.")
+        if self.batch_size <= self.K:
+            raise ValueError(
+                f"batch_size must exceed K (contrastive candidates come from the batch), "
+                f"got batch_size={self.batch_size}, K={self.K}."
+            )
+        if self.K <= 0:
+            raise ValueError(f"K must be positive, got {self.K}.")
+        if self.gamma <= 0:
+            raise ValueError(f"gamma must be positive, got {self.gamma}.")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
+        if not self.widths or any(w <= 0 for w in self.widths):
+            raise ValueError(f"widths must be positive integers, got {self.widths}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["widths"] = list(self.widths)
+        d["evidence_widths"] = list(self.evidence_widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainSettings:
+        d = dict(d)
+        d["widths"] = tuple(d["widths"])
+        d["evidence_widths"] = tuple(d["evidence_widths"])
+        return cls(**d)

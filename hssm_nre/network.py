@@ -1,0 +1,198 @@
+"""Build and fit a BayesFlow ``RatioApproximator`` (NRE-C) on single simulated trials.
+
+BayesFlow owns the contrastive loss (Miller et al. 2022, NRE-C: K candidates per
+observed trial, ``gamma`` odds of a dependent pair) and the training loop; the
+classifier is :class:`NRELogitNetwork`, a Keras layer that evaluates the
+structured logit of :mod:`hssm_nre.architecture` with ``keras.ops`` so the same
+function runs in pure JAX at inference. BayesFlow's ``Dense(1)`` projector is
+replaced by an identity so the classifier output *is* the log-ratio.
+
+Keras must use the JAX backend (set ``KERAS_BACKEND=jax`` before keras is
+imported; :func:`ensure_keras_backend` does it and fails clearly otherwise).
+Training runs on whatever device JAX sees: the same code on CPU or GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from .architecture import KERAS_OPS, init_weights, layer_shapes, logit_fn
+from .config import ModelSpec, TrainSettings
+
+__all__ = ["ensure_keras_backend", "train_network", "TrainResult"]
+
+
+def ensure_keras_backend() -> None:
+    """Select Keras's JAX backend, or fail if Keras was already loaded with another."""
+    import sys
+
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != "jax":
+            raise RuntimeError(
+                f"hssm_nre needs Keras on the JAX backend, but Keras is running on "
+                f"{keras.backend.backend()!r}. Set KERAS_BACKEND=jax before importing keras."
+            )
+        return
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    if os.environ["KERAS_BACKEND"] != "jax":
+        raise RuntimeError(
+            f"hssm_nre needs KERAS_BACKEND=jax, got {os.environ['KERAS_BACKEND']!r}."
+        )
+
+
+def _make_layer_class():
+    import keras
+
+    class NRELogitNetwork(keras.layers.Layer):
+        """Structured single-trial logit; input is concat([theta, rt, choice])."""
+
+        def __init__(self, spec: ModelSpec, settings: TrainSettings, **kwargs):
+            super().__init__(**kwargs)
+            self.spec = spec
+            self.settings = settings
+            self._init = init_weights(spec, settings.widths, settings.evidence_widths, settings.seed)
+            self._w: dict[str, Any] = {}
+
+        def build(self, input_shape):
+            for name, shape in layer_shapes(
+                self.spec, self.settings.widths, self.settings.evidence_widths
+            ).items():
+                # For the DDM the asymptote head holds the exact single-boundary (Wald)
+                # exponents; training it only adds noise to terms like -2 d^2 / s that
+                # reach hundreds of nats near u = 0, so it stays fixed.
+                frozen = name == "lin_W" and self.spec.ddm_scaling
+                var = self.add_weight(
+                    name=name, shape=shape, initializer="zeros", trainable=not frozen
+                )
+                var.assign(self._init[name])
+                self._w[name] = var
+            self.built = True
+
+        def call(self, inputs, training=False):
+            p = self.spec.n_params
+            theta = inputs[..., :p]
+            rt = inputs[..., p]
+            choice = inputs[..., p + 1]
+            logit = logit_fn(self.spec, self._w, theta, rt, choice, KERAS_OPS())
+            return logit[..., None]
+
+        def compute_output_shape(self, input_shape):
+            return tuple(input_shape[:-1]) + (1,)
+
+        def export_weights(self) -> dict[str, np.ndarray]:
+            return {k: np.asarray(keras.ops.convert_to_numpy(v), np.float32) for k, v in self._w.items()}
+
+    return NRELogitNetwork
+
+
+class TrainResult(dict):
+    """Weights (name -> float32 array) plus ``history`` and timing fields."""
+
+
+def train_network(
+    spec: ModelSpec,
+    settings: TrainSettings,
+    data: dict[str, np.ndarray],
+    *,
+    progress: bool = True,
+) -> TrainResult:
+    """Fit the NRE-C classifier on pre-simulated single trials.
+
+    ``data`` is the output of :func:`hssm_nre.simulate.simulate_training_data`.
+    Steps are rounded to whole epochs over the simulated set; the learning rate
+    follows a cosine decay over all steps. Seeded: the same seed, data and
+    settings give the same weights on the same machine.
+    """
+    ensure_keras_backend()
+    import bayesflow as bf
+    import keras
+    from tqdm.auto import tqdm
+
+    keras.utils.set_random_seed(settings.seed)
+
+    n = (len(data["rt"]) // settings.batch_size) * settings.batch_size  # bayesflow #737
+    if n < 2 * settings.batch_size:
+        raise ValueError(
+            f"Only {len(data['rt'])} usable simulations for batch_size {settings.batch_size}."
+        )
+    arrays = {
+        "theta": np.asarray(data["theta"][:n], np.float32),
+        "x": np.stack([data["rt"][:n], data["choice"][:n]], axis=1).astype(np.float32),
+    }
+    batches = n // settings.batch_size
+    epochs = max(1, round(settings.steps / batches))
+    total_steps = epochs * batches
+
+    adapter = (
+        bf.Adapter()
+        .rename("theta", "inference_variables")
+        .rename("x", "inference_conditions")
+    )
+    dataset = bf.datasets.OfflineDataset(
+        arrays, batch_size=settings.batch_size, adapter=adapter, shuffle=True
+    )
+    layer = _make_layer_class()(spec, settings)
+    approx = bf.RatioApproximator(
+        inference_network=layer,
+        adapter=adapter,
+        K=settings.K,
+        gamma=settings.gamma,
+        standardize=None,  # features are scaled inside the network, identically at inference
+    )
+    approx.build(
+        {
+            "inference_variables": (settings.batch_size, spec.n_params),
+            "inference_conditions": (settings.batch_size, 2),
+        }
+    )
+    # BayesFlow puts a Dense(1) on top of the classifier: pin it to the identity so
+    # the classifier output *is* the log-ratio (exported weights need no projector).
+    approx.projector.set_weights([np.ones((1, 1), np.float32), np.zeros((1,), np.float32)])
+    approx.projector.trainable = False
+    schedule = keras.optimizers.schedules.CosineDecay(
+        settings.learning_rate, decay_steps=total_steps, alpha=0.02
+    )
+    approx.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
+
+    bar = tqdm(total=total_steps, desc=f"training {spec.name}", unit="step", disable=not progress)
+    losses: list[float] = []
+
+    class _Progress(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            bar.update(1)
+            if logs and "loss" in logs and batch % 50 == 0:
+                bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs and "loss" in logs:
+                losses.append(float(logs["loss"]))
+
+    t0 = time.perf_counter()
+    approx.fit(dataset=dataset, epochs=epochs, verbose=0, callbacks=[_Progress()])
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    weights = layer.export_weights()
+    bad = [k for k, v in weights.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise FloatingPointError(f"Training diverged: non-finite weights in {bad}.")
+    return TrainResult(
+        weights=weights,
+        history=losses,
+        train_seconds=elapsed,
+        steps=total_steps,
+        epochs=epochs,
+        n_used=n,
+        approximator=approx,
+    )
+
+
+def steps_per_second_estimate() -> float:
+    """A rough CPU figure used for the time estimate printed before training."""
+    return 12.0 * max(1, math.floor((os.cpu_count() or 2) / 2))

@@ -1,0 +1,283 @@
+"""All HSSM-specific glue: makes ``hssm.HSSM(..., loglik_kind="nre")`` work.
+
+Written for hssm >= 0.5.0, < 0.6 (pinned in pyproject.toml). HSSM 0.5 has no
+plug-in point for likelihood kinds: ``Config.from_defaults`` rejects any
+``loglik_kind`` outside "analytical", "approx_differentiable" and "blackbox".
+Its ``approx_differentiable`` + ``backend="jax"`` path, though, already does what
+an NRE needs: it vmaps a per-trial JAX callable ``f(data_i, *params)`` over
+trials, builds a PyTensor Op with an exact VJP, registers a ``jax_funcify`` so
+numpyro/blackjax trace through it, passes which parameters vary per trial,
+defaults ``sample()`` to numpyro and skips the analytic-DDM "safe" priors.
+
+So :func:`install` wraps ``hssm.HSSM.__init__``: when ``loglik_kind="nre"`` it
+validates the request (model, data, fixed parameters) before any expensive
+work, finds or trains the network, and calls the original constructor with
+``loglik_kind="approx_differentiable"``, the NRE callable, ``backend="jax"``
+and the network's training box as ``bounds``. The user's own arguments are
+stored as the model's init snapshot, so HSSM's save/load rebuilds the model
+through this path again (``import hssm_nre`` first). If HSSM opens the kind up,
+only this file changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import NetworkEntry, find_network, load_entry
+from .config import ModelSpec, TrainSettings, model_spec
+from .errors import (
+    InvalidDataError,
+    NetworkNotFoundError,
+    ParameterOutOfBoundsError,
+)
+
+__all__ = ["install", "NREInfo", "NRE_KWARGS", "validate_data", "validate_fixed_params"]
+
+_log = logging.getLogger("hssm_nre")
+
+SUPPORTED_HSSM = (">=0.5.0", "<0.6")
+#: Keyword arguments hssm_nre adds to ``hssm.HSSM`` (removed before HSSM sees them).
+NRE_KWARGS = ("nre_weights", "nre_train", "nre_settings", "nre_likelihood")
+LIKELIHOOD_KINDS = ("normalised", "ratio")
+
+
+@dataclass(frozen=True)
+class NREInfo:
+    """What an NRE-backed HSSM model runs on (``model.nre``)."""
+
+    spec: ModelSpec
+    path: Path
+    source: str  # "shipped", "cache", "trained" or "path"
+    likelihood: str  # "normalised" or "ratio"
+    metadata: dict
+
+
+def validate_data(spec: ModelSpec, data, response: tuple[str, ...] = ("rt", "response")) -> None:
+    """Raise :class:`InvalidDataError` for data an NRE cannot fit (before any work)."""
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidDataError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    missing = [c for c in response if c not in data.columns]
+    if missing:
+        raise InvalidDataError(
+            f"data lacks column(s) {missing}; an NRE for {spec.name!r} needs columns "
+            f"{list(response)}."
+        )
+    rt = pd.to_numeric(data[response[0]], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(rt) | (rt <= 0)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise InvalidDataError(
+            f"{int(bad.sum())} row(s) have rt <= 0 or NaN (first rows {rows}, values "
+            f"{rt[bad][:5].tolist()}). Remove them (omissions are not modelled by the NRE)."
+        )
+    resp = data[response[1]].to_numpy()
+    allowed = np.asarray(spec.choices)
+    wrong = ~np.isin(resp, allowed)
+    if wrong.any():
+        raise InvalidDataError(
+            f"response values {sorted(set(np.asarray(resp)[wrong].tolist()))[:10]} are not "
+            f"choices of {spec.name!r}, which are {list(spec.choices)}. Recode the column "
+            f"(e.g. 0 -> -1 for two-choice models)."
+        )
+
+
+def validate_fixed_params(spec: ModelSpec, kwargs: dict[str, Any], include) -> None:
+    """Fixed numeric parameter values must lie inside the training box."""
+    fixed: dict[str, float] = {}
+    for p in spec.params:
+        if isinstance(kwargs.get(p), (int, float, np.number)):
+            fixed[p] = float(kwargs[p])
+    for item in include or []:
+        if isinstance(item, dict) and isinstance(item.get("prior"), (int, float, np.number)):
+            fixed[item.get("name")] = float(item["prior"])
+    for p, val in fixed.items():
+        if p not in spec.bounds:
+            continue
+        lo, hi = spec.bounds[p]
+        if not lo <= val <= hi:
+            raise ParameterOutOfBoundsError(
+                f"Fixed value {p}={val} is outside the NRE's training box "
+                f"[{lo}, {hi}] for {spec.name!r}: the network was never trained there. "
+                f"Choose a value inside the box."
+            )
+
+
+def _check_user_bounds(spec: ModelSpec, user_bounds: dict) -> dict:
+    out = dict(spec.bounds)
+    for p, (lo, hi) in (user_bounds or {}).items():
+        if p in spec.bounds:
+            blo, bhi = spec.bounds[p]
+            if lo < blo or hi > bhi:
+                raise ParameterOutOfBoundsError(
+                    f"bounds for {p} ({lo}, {hi}) reach outside the NRE's training box "
+                    f"({blo}, {bhi}); bounds may only narrow it."
+                )
+        out[p] = (lo, hi)
+    return out
+
+
+def resolve_network(
+    spec: ModelSpec,
+    *,
+    weights: str | Path | None = None,
+    train_if_missing: bool = False,
+    settings: TrainSettings | dict | None = None,
+) -> NetworkEntry:
+    """Find the network for ``spec``: explicit folder, cache, shipped, or train."""
+    if weights is not None:
+        entry = load_entry(weights)
+        if entry.spec.name != spec.name:
+            raise ValueError(
+                f"nre_weights={str(weights)!r} holds a network for {entry.spec.name!r}, "
+                f"not {spec.name!r}."
+            )
+        entry.metadata["source"] = "path"
+        return entry
+    try:
+        return find_network(spec.name)
+    except NetworkNotFoundError:
+        if not train_if_missing:
+            raise
+    from .training import train
+
+    if isinstance(settings, dict):
+        settings = TrainSettings(**settings)
+    entry = train(spec, settings)
+    entry.metadata["source"] = "trained"
+    return entry
+
+
+def _uniform_priors(spec: ModelSpec, bounds: dict) -> dict:
+    return {p: {"name": "Uniform", "lower": lo, "upper": hi} for p, (lo, hi) in bounds.items()}
+
+
+def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
+    from .evidence import make_evidence_fn
+    from .likelihood import make_log_ratio_fn
+
+    args = dict(bound.arguments)
+    args.pop("self", None)
+    kwargs = dict(args.pop("kwargs", {}) or {})
+    user_args = dict(args) | dict(kwargs)  # the snapshot HSSM's save/load replays
+
+    opts = {k: kwargs.pop(k) for k in NRE_KWARGS if k in kwargs}
+    kind = opts.get("nre_likelihood", "normalised")
+    if kind not in LIKELIHOOD_KINDS:
+        raise ValueError(f"nre_likelihood must be one of {LIKELIHOOD_KINDS}, got {kind!r}.")
+
+    model = args.get("model", "ddm")
+    spec = model_spec(model)  # UnknownModelError / UnsupportedModelError
+    if args.get("loglik") is not None:
+        raise ValueError("loglik_kind='nre' builds its own likelihood; do not pass `loglik`.")
+    for flag in ("missing_data", "deadline"):
+        if args.get(flag):
+            raise ValueError(
+                f"{flag}={args[flag]!r} needs HSSM's missing-data networks, which the NRE "
+                "backend does not provide; drop the omitted trials instead."
+            )
+    user_choices = args.get("choices")
+    if user_choices is not None and tuple(user_choices) != spec.choices:
+        raise InvalidDataError(
+            f"choices={list(user_choices)} differ from {spec.name!r}'s simulator choices "
+            f"{list(spec.choices)}; the network is trained on the latter."
+        )
+
+    user_mc = args.get("model_config") or {}
+    if not isinstance(user_mc, dict):
+        user_mc = {k: getattr(user_mc, k) for k in user_mc.__dataclass_fields__ if getattr(user_mc, k) is not None}
+    response = tuple(user_mc.get("response") or ("rt", "response"))
+    validate_data(spec, args["data"], response)
+    validate_fixed_params(spec, kwargs, args.get("include"))
+    bounds = _check_user_bounds(spec, user_mc.get("bounds"))
+
+    entry = resolve_network(
+        spec,
+        weights=opts.get("nre_weights"),
+        train_if_missing=bool(opts.get("nre_train", False)),
+        settings=opts.get("nre_settings"),
+    )
+    if entry.spec != spec:
+        raise ValueError(
+            f"The network at {entry.path} was trained with spec {entry.spec}, expected {spec}."
+        )
+    evidence_fn = None
+    if kind == "normalised":
+        if entry.evidence is None:
+            raise NetworkNotFoundError(
+                f"The network at {entry.path} has no evidence term; pass "
+                "nre_likelihood='ratio' or retrain it."
+            )
+        evidence_fn = make_evidence_fn(spec, entry.evidence)
+    elif args.get("p_outlier", 0.05) not in (None, 0, 0.0):
+        warnings.warn(
+            "nre_likelihood='ratio' with a lapse (p_outlier != 0): HSSM mixes the lapse "
+            "density with a likelihood *ratio*, so the lapse is reweighted by 1/p(x) and "
+            "p_outlier loses its meaning; log_likelihood/LOO are shifted by -log p(x). "
+            "Use the default nre_likelihood='normalised' or p_outlier=0.",
+            UserWarning,
+            stacklevel=4,
+        )
+    loglik = make_log_ratio_fn(spec, entry.weights, evidence=evidence_fn)
+
+    mc = {
+        "response": list(response),
+        "list_params": list(spec.params),
+        "choices": tuple(spec.choices),
+        "bounds": bounds,
+        "backend": "jax",
+        "default_priors": _uniform_priors(spec, bounds) | dict(user_mc.get("default_priors") or {}),
+    }
+    if user_mc.get("rv") is not None:
+        mc["rv"] = user_mc["rv"]
+    if user_mc.get("extra_fields"):
+        raise ValueError("extra_fields are not supported with loglik_kind='nre'.")
+
+    call = dict(args) | kwargs
+    call["loglik_kind"] = "approx_differentiable"
+    call["loglik"] = loglik
+    call["model_config"] = mc
+    call["choices"] = None
+    original_init(self, **call)
+    self._init_args = user_args
+    self.nre = NREInfo(spec, entry.path, entry.source, kind, entry.metadata)
+    _log.info("NRE likelihood for %r from %s (%s).", spec.name, entry.path, entry.source)
+
+
+def install() -> None:
+    """Teach ``hssm.HSSM`` the ``loglik_kind="nre"`` option (idempotent)."""
+    import hssm
+    from packaging.version import Version
+
+    v = Version(hssm.__version__)
+    if not (Version("0.5.0") <= v < Version("0.6")):
+        warnings.warn(
+            f"hssm_nre was written for hssm {', '.join(SUPPORTED_HSSM)}; found {v}. "
+            "loglik_kind='nre' may not work.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    cls = hssm.HSSM
+    if getattr(cls.__init__, "_hssm_nre_original", None) is not None:
+        return
+    original = cls.__init__
+    sig = inspect.signature(original)
+
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        bound = sig.bind(self, *args, **kwargs)
+        if bound.arguments.get("loglik_kind") != "nre":
+            return original(self, *args, **kwargs)
+        return _build_nre_call(original, self, bound)
+
+    __init__._hssm_nre_original = original
+    cls.__init__ = __init__

@@ -1,0 +1,90 @@
+"""The training pipeline: simulate -> fit the ratio network -> fit the evidence term -> cache."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .cache import NetworkEntry, load_entry, save_entry
+from .config import ModelSpec, TrainSettings, model_spec
+from .evidence import fit_evidence
+from .network import steps_per_second_estimate, train_network
+from .simulate import default_workers, simulate_training_data
+
+__all__ = ["train", "estimate_seconds", "reproduce_command"]
+
+
+def estimate_seconds(settings: TrainSettings) -> float:
+    """A rough wall-time estimate on this machine's CPU (simulation + training)."""
+    sims = settings.n_simulations / (40_000 * default_workers())
+    steps = settings.steps / steps_per_second_estimate() * (settings.batch_size / 1024)
+    return sims + steps + 20.0
+
+
+def reproduce_command(name: str, settings: TrainSettings) -> str:
+    d = TrainSettings()
+    parts = [f"hssm-nre train {name}"]
+    flags = {
+        "n_simulations": "--n-simulations",
+        "steps": "--steps",
+        "batch_size": "--batch-size",
+        "K": "--K",
+        "gamma": "--gamma",
+        "learning_rate": "--learning-rate",
+        "seed": "--seed",
+    }
+    for field, flag in flags.items():
+        if getattr(settings, field) != getattr(d, field):
+            parts.append(f"{flag} {getattr(settings, field)}")
+    if settings.widths != d.widths:
+        parts.append("--widths " + ",".join(map(str, settings.widths)))
+    if settings.evidence_widths != d.evidence_widths:
+        parts.append("--evidence-widths " + ",".join(map(str, settings.evidence_widths)))
+    return " ".join(parts)
+
+
+def train(
+    model: str | ModelSpec,
+    settings: TrainSettings | None = None,
+    *,
+    root: Path | None = None,
+    progress: bool = True,
+) -> NetworkEntry:
+    """Train an NRE for ``model`` and store it in the cache; return the loaded entry.
+
+    Everything is validated before the first simulation. The entry appears in the
+    cache only once fully written (see :mod:`hssm_nre.cache`).
+    """
+    spec = model_spec(model) if isinstance(model, str) else model
+    settings = TrainSettings() if settings is None else settings
+    if progress:
+        est = estimate_seconds(settings)
+        print(
+            f"Training an NRE for {spec.name!r}: {settings.n_simulations:,} simulations, "
+            f"{settings.steps:,} steps; estimated {est / 60:.1f} min on this machine.",
+            file=sys.stderr,
+        )
+    t0 = time.perf_counter()
+    data = simulate_training_data(spec, settings.n_simulations, seed=settings.seed, progress=progress)
+    sim_seconds = time.perf_counter() - t0
+    result = train_network(spec, settings, data, progress=progress)
+    evidence = fit_evidence(spec, data["rt"], data["choice"])
+    path = save_entry(
+        spec,
+        settings,
+        result["weights"],
+        evidence=evidence,
+        root=root,
+        extra_metadata={
+            "n_dropped_timeouts": data["n_dropped"],
+            "simulation_seconds": round(sim_seconds, 1),
+            "train_seconds": round(result["train_seconds"], 1),
+            "steps_run": result["steps"],
+            "loss_per_epoch": [round(x, 5) for x in result["history"]],
+            "reproduce": reproduce_command(spec.name, settings),
+        },
+    )
+    entry = load_entry(path)
+    entry.metadata["source"] = "cache"
+    return entry

@@ -1,0 +1,74 @@
+"""Sampling smoke tests on the tiny committed network (plumbing, not fidelity)."""
+
+import numpy as np
+import pytest
+
+import hssm
+import hssm_nre  # noqa: F401
+
+SMALL = dict(draws=20, tune=20, chains=1, progressbar=False, random_seed=1)
+
+
+def _posterior_vars(idata):
+    post = idata["posterior"]
+    return set(post.data_vars) if hasattr(post, "data_vars") else set(post.to_dataset().data_vars)
+
+
+@pytest.mark.parametrize(
+    "include, expected",
+    [
+        (None, {"v", "a", "z", "t"}),
+        ([{"name": "v", "formula": "v ~ 1 + x"}], {"v_Intercept", "v_x"}),
+        ([{"name": "v", "formula": "v ~ 1 + (1|participant_id)"}], {"v_Intercept", "v_1|participant_id_sigma"}),
+    ],
+    ids=["flat", "regression", "hierarchical"],
+)
+def test_numpyro_is_the_default_sampler(ddm_data, tiny_path, include, expected):
+    m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path, include=include)
+    idata = m.sample(**SMALL)
+    assert expected <= _posterior_vars(idata)
+    ll = idata["log_likelihood"]
+    vals = np.asarray(next(iter((ll.data_vars if hasattr(ll, "data_vars") else ll.to_dataset().data_vars).values())).values)
+    assert vals.shape[-1] == len(ddm_data) and np.all(np.isfinite(vals))
+
+
+def test_pymc_nuts_samples_and_predicts(ddm_data, tiny_path):
+    m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path)
+    idata = m.sample(sampler="pymc", cores=1, **SMALL)
+    assert {"v", "a", "z", "t"} <= _posterior_vars(idata)
+    m.sample_posterior_predictive(draws=3)
+    assert "posterior_predictive" in m.traces.children if hasattr(m.traces, "children") else m.traces.posterior_predictive
+
+
+def test_cli_train_then_hssm_uses_the_cache_without_retraining(monkeypatch, capsys):
+    """`hssm-nre train angle` (tiny budget) -> hssm.HSSM(model="angle") loads it."""
+    from hssm_nre import cli, training
+    from hssm_nre.compare import simulate_dataset
+
+    rc = cli.main(["train", "angle", "--n-simulations", "20000", "--steps", "40",
+                   "--batch-size", "256", "--widths", "16,16"])
+    assert rc == 0 and "Cached at" in capsys.readouterr().out
+
+    def no_training(*a, **k):
+        raise AssertionError("must not retrain")
+
+    monkeypatch.setattr(training, "train", no_training)
+    df = simulate_dataset("angle", 100, seed=2)
+    m = hssm.HSSM(data=df, model="angle", loglik_kind="nre", p_outlier=0)
+    assert m.nre.source == "cache" and m.list_params[:5] == ["v", "a", "z", "t", "theta"]
+    m.sample(**SMALL)
+
+
+def test_model_hssm_does_not_ship_gets_its_config_from_ssm_simulators(tmp_path):
+    """race_3 is unknown to HSSM: params, choices, bounds and simulator come from ssms."""
+    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.config import TrainSettings
+
+    settings = TrainSettings(n_simulations=20_000, steps=30, batch_size=256, widths=(16,), evidence_widths=(8,))
+    df = simulate_dataset("race_3", 90, seed=1)
+    m = hssm.HSSM(data=df, model="race_3", loglik_kind="nre", nre_train=True, nre_settings=settings, p_outlier=0)
+    assert m.nre.source == "trained"
+    assert tuple(m.choices) == (0, 1, 2)
+    assert m.params["v0"].bounds == hssm_nre.model_spec("race_3").bounds["v0"]
+    m.sample(**SMALL)
+    m.sample_posterior_predictive(draws=2)

@@ -1,0 +1,101 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from hssm_nre import cache
+from hssm_nre.errors import CacheCorruptedError, CacheMismatchError, NetworkNotFoundError
+
+
+def _save(entry, root, **kw):
+    return cache.save_entry(entry.spec, entry.settings, entry.weights, evidence=entry.evidence, root=root, **kw)
+
+
+def test_env_var_overrides_cache_dir(isolated_cache):
+    assert cache.cache_dir() == isolated_cache
+
+
+def test_round_trip(tiny_entry, isolated_cache):
+    path = _save(tiny_entry, isolated_cache, extra_metadata={"note": "x"})
+    assert path.parent == isolated_cache / "ddm"
+    e = cache.load_entry(path)
+    assert e.spec == tiny_entry.spec and e.settings == tiny_entry.settings
+    for k, v in tiny_entry.weights.items():
+        np.testing.assert_array_equal(e.weights[k], v)
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["versions"]["bayesflow"] and meta["note"] == "x"
+
+
+def test_key_changes_with_settings_and_versions(tiny_entry):
+    v = cache.package_versions()
+    k1 = cache.cache_key(tiny_entry.spec, tiny_entry.settings, v)
+    s2 = type(tiny_entry.settings)(**(tiny_entry.settings.to_dict() | {"seed": 99, "widths": (16, 16), "evidence_widths": (8,)}))
+    assert cache.cache_key(tiny_entry.spec, s2, v) != k1
+    assert cache.cache_key(tiny_entry.spec, tiny_entry.settings, v | {"keras": "0.0"}) != k1
+
+
+def test_corrupted_weights_are_detected(tiny_entry, isolated_cache):
+    path = _save(tiny_entry, isolated_cache)
+    raw = bytearray((path / "weights.npz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (path / "weights.npz").write_bytes(bytes(raw))
+    with pytest.raises(CacheCorruptedError, match="Delete .* retrain"):
+        cache.load_entry(path)
+
+
+def test_missing_files_are_detected(tiny_entry, isolated_cache):
+    path = _save(tiny_entry, isolated_cache)
+    (path / "weights.npz").unlink()
+    with pytest.raises(CacheCorruptedError, match="lacks"):
+        cache.load_entry(path)
+
+
+def test_spec_mismatch_is_reported(tiny_entry, isolated_cache):
+    path = _save(tiny_entry, isolated_cache)
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["spec"]["upper"][0] = 5.0  # a box today's ssm-simulators does not have
+    (path / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(CacheMismatchError, match="today's ssm-simulators config"):
+        cache.load_entry(path)
+
+
+def test_interrupted_write_leaves_no_entry(tiny_entry, isolated_cache, monkeypatch):
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache.np, "savez", boom)
+    with pytest.raises(KeyboardInterrupt):
+        _save(tiny_entry, isolated_cache)
+    assert list((isolated_cache / "ddm").iterdir()) == []
+    assert cache.list_entries() == {}
+
+
+def test_find_network_prefers_matching_cache_then_shipped(tiny_entry, isolated_cache):
+    path = _save(tiny_entry, isolated_cache)
+    assert cache.find_network("ddm").path == path
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["versions"]["keras"] = "0.0.1"  # trained under other versions: skipped
+    (path / "metadata.json").write_text(json.dumps(meta))
+    e = cache.find_network("ddm")
+    assert e.source == "shipped" and e.path == cache.shipped_dir() / "ddm"
+
+
+def test_missing_network_error_says_how_to_train():
+    with pytest.raises(NetworkNotFoundError, match="hssm-nre train angle"):
+        cache.find_network("angle")
+
+
+def test_shipped_ddm_is_small_and_loads():
+    p = cache.shipped_dir() / "ddm"
+    assert (p / "weights.npz").stat().st_size < 400_000
+    e = cache.load_entry(p)
+    meta = e.metadata
+    assert meta["reproduce"].startswith("hssm-nre train ddm")
+    assert e.evidence is not None
+
+
+def test_copied_entry_folder_loads_anywhere(tiny_entry, tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(tiny_entry.path, dst)
+    assert cache.load_entry(dst / "metadata.json").spec.name == "ddm"

@@ -1,0 +1,37 @@
+import json
+
+from hssm_nre import cli
+
+
+def test_list_shows_every_model_with_a_status(capsys):
+    from hssm_nre.config import available_models
+
+    assert cli.main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["model"] for r in rows} == set(available_models())
+    by = {r["model"]: r for r in rows}
+    assert by["ddm"]["status"] == "shipped"
+    assert by["angle"]["status"] == "trainable"
+
+
+def test_info_prints_box_and_network(capsys):
+    assert cli.main(["info", "ddm"]) == 0
+    out = capsys.readouterr().out
+    assert "a [0.3, 2.5]" in out and "shipped" in out and "hssm-nre train ddm" in out
+
+
+def test_unknown_model_is_a_clean_error(capsys):
+    assert cli.main(["info", "dmm"]) == 2
+    assert "Did you mean" in capsys.readouterr().err
+
+
+def test_reproduce_command_round_trips_through_the_parser():
+    from hssm_nre.config import TrainSettings
+    from hssm_nre.training import reproduce_command
+
+    s = TrainSettings(n_simulations=40_000, steps=150, batch_size=256, K=4, widths=(16, 16),
+                      evidence_widths=(8,), seed=1, learning_rate=5e-4, gamma=2.0)
+    cmd = reproduce_command("ddm", s).split()
+    assert cmd[:3] == ["hssm-nre", "train", "ddm"]
+    args = cli.build_parser().parse_args(cmd[1:])
+    assert cli._settings_from(args) == s

@@ -1,0 +1,55 @@
+import pytest
+
+from hssm_nre.config import TrainSettings, available_models, model_spec
+from hssm_nre.errors import UnknownModelError, UnsupportedModelError
+
+
+def test_ddm_spec_matches_ssm_simulators():
+    s = model_spec("ddm")
+    assert s.params == ("v", "a", "z", "t")
+    assert s.bounds == {"v": (-3.0, 3.0), "a": (0.3, 2.5), "z": (0.1, 0.9), "t": (0.0, 2.0)}
+    assert s.choices == (-1, 1)
+    assert s.shift and s.ddm_scaling
+
+
+def test_generic_models_use_generic_features():
+    s = model_spec("angle")
+    assert s.shift and not s.ddm_scaling
+    assert "theta" in s.params
+    s3 = model_spec("race_3")
+    assert len(s3.choices) == 3
+
+
+def test_unknown_model_lists_close_matches():
+    with pytest.raises(UnknownModelError, match="Did you mean: .*ddm"):
+        model_spec("dmm")
+
+
+def test_deadline_models_are_refused_with_a_fix():
+    # ssm-simulators builds deadline variants on request; they are not config keys
+    assert not any(m.endswith("_deadline") for m in available_models())
+    with pytest.raises(UnsupportedModelError, match="rt = -999.*'angle'"):
+        model_spec("angle_deadline")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_simulations": 10}, "n_simulations"),
+        ({"steps": 0}, "steps"),
+        ({"K": 0}, "K must be positive"),
+        ({"batch_size": 4, "K": 8, "n_simulations": 100}, "batch_size must exceed K"),
+        ({"gamma": -1.0}, "gamma"),
+        ({"widths": ()}, "widths"),
+    ],
+)
+def test_train_settings_validate(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainSettings(**kwargs)
+
+
+def test_spec_and_settings_round_trip():
+    s = model_spec("ddm")
+    assert type(s).from_dict(s.to_dict()) == s
+    t = TrainSettings(widths=(8, 8), seed=3)
+    assert TrainSettings.from_dict(t.to_dict()) == t

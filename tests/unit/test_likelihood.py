@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from tests.helpers import F32_PARITY, F64_EXACT, assert_close
+
+
+@pytest.fixture(scope="module")
+def fns(tiny_entry):
+    from hssm_nre.likelihood import make_batched_log_ratio_fn, make_log_ratio_fn
+
+    return (
+        make_batched_log_ratio_fn(tiny_entry.spec, tiny_entry.weights),
+        make_log_ratio_fn(tiny_entry.spec, tiny_entry.weights),
+    )
+
+
+def _box_points(spec, n, rng):
+    lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
+    theta = rng.uniform(lo, hi, size=(n, spec.n_params))
+    rt = rng.uniform(0.01, 6.0, size=n)
+    ch = rng.choice(spec.choices, size=n).astype(float)
+    return theta, rt, ch
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jax_function_matches_the_keras_training_layer(tiny_entry, fns, rng, jit):
+    import jax
+    import keras
+
+    from hssm_nre.network import _make_layer_class
+
+    spec, settings = tiny_entry.spec, tiny_entry.settings
+    layer = _make_layer_class()(spec, settings)
+    layer.build((None, spec.n_params + 2))
+    for k, v in tiny_entry.weights.items():
+        layer._w[k].assign(v)
+    theta, rt, ch = _box_points(spec, 500, rng)
+    x = np.concatenate([theta, rt[:, None], ch[:, None]], 1).astype(np.float32)
+    ref = keras.ops.convert_to_numpy(layer(x))[:, 0]
+    f = jax.jit(fns[0]) if jit else fns[0]
+    assert_close(f(theta, rt, ch), ref, **F32_PARITY)
+
+
+def test_float64_in_and_out_and_hssm_signature(fns, rng):
+    import jax.numpy as jnp
+
+    batched, per_trial = fns
+    theta, rt, ch = _box_points(__import__("hssm_nre").model_spec("ddm"), 1, rng)
+    data = jnp.asarray([rt[0], ch[0]])
+    params = [jnp.asarray([p]) for p in theta[0]]  # HSSM passes (1,) arrays
+    out = per_trial(data, *params)
+    assert out.shape == () and out.dtype == jnp.float64
+    assert_close(out, batched(theta[0], rt[0], ch[0]), **F64_EXACT)
+
+
+def test_values_and_gradients_finite_across_the_box_including_rt_below_t(tiny_entry, fns, rng):
+    import jax
+
+    batched, _ = fns
+    spec = tiny_entry.spec
+    theta, rt, ch = _box_points(spec, 2_000, rng)
+    rt[:500] = theta[:500, 3] - rng.uniform(0, 0.5, 500)  # rt at or below t
+    rt[500:600] = theta[500:600, 3]  # exactly at t
+    rt = np.maximum(rt, 1e-3)
+    vals = batched(theta, rt, ch)
+    g = jax.vmap(jax.grad(lambda th, r, c: batched(th, r, c)))(theta, rt, ch)
+    assert np.all(np.isfinite(vals)) and np.all(np.isfinite(g))
+    # zero-likelihood region: known exactly, far below any in-support value, sloped in t
+    below = rt <= theta[:, 3]
+    assert np.all(np.asarray(vals)[below] <= -100.0)
+    assert np.all(np.asarray(g)[below, 3] < 0)
+
+
+def test_gradient_matches_finite_differences(fns, rng):
+    import jax
+
+    batched, _ = fns
+    th = np.array([0.7, 1.3, 0.45, 0.25])
+    f = lambda t: batched(t, 0.9, 1.0)  # noqa: E731
+    g = np.asarray(jax.grad(f)(th))
+    eps = 1e-6
+    fd = np.array([(f(th + eps * e) - f(th - eps * e)) / (2 * eps) for e in np.eye(4)])
+    assert_close(g, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_ddm_mirror_symmetry_is_exact(fns, rng):
+    batched, _ = fns
+    theta, rt, ch = _box_points(__import__("hssm_nre").model_spec("ddm"), 300, rng)
+    theta[:, 3] = rng.uniform(0, 1, 300) * rt  # inside the support (the floor has no G term)
+    mirrored = theta.copy()
+    mirrored[:, 0] *= -1
+    mirrored[:, 2] = 1 - mirrored[:, 2]
+    # the evidence head G(x) depends on the choice, so compare differences over theta
+    d1 = np.asarray(batched(theta, rt, ch)) - np.asarray(batched(theta * 0 + [0, 1, 0.5, 0], rt, ch))
+    d2 = np.asarray(batched(mirrored, rt, -ch)) - np.asarray(batched(theta * 0 + [0, 1, 0.5, 0], rt, -ch))
+    assert_close(d1, d2, **F64_EXACT)
+
+
+def test_jit_compiles_once_per_shape(fns, rng):
+    import jax
+
+    batched, _ = fns
+    traces = []
+
+    def counted(th, r, c):
+        traces.append(1)
+        return batched(th, r, c)
+
+    f = jax.jit(counted)
+    theta, rt, ch = _box_points(__import__("hssm_nre").model_spec("ddm"), 64, rng)
+    f(theta, rt, ch)
+    f(theta + 0.01, rt, ch)
+    assert len(traces) == 1

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+import hssm
+import hssm_nre  # noqa: F401
+from hssm_nre import register
+from hssm_nre.errors import (
+    InvalidDataError,
+    NetworkNotFoundError,
+    ParameterOutOfBoundsError,
+    UnknownModelError,
+)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail loudly if validation lets a bad request reach network resolution."""
+
+    def boom(*a, **k):
+        raise AssertionError("validation must happen before finding/training a network")
+
+    monkeypatch.setattr(register, "resolve_network", boom)
+
+
+@pytest.mark.parametrize(
+    "mutate, kwargs, err, match",
+    [
+        (None, {"model": "dmm"}, UnknownModelError, "Did you mean"),
+        (lambda d: d.assign(rt=np.where(d.index == 3, -0.2, d.rt)), {}, InvalidDataError, "rt <= 0 or NaN"),
+        (lambda d: d.assign(rt=np.where(d.index == 3, np.nan, d.rt)), {}, InvalidDataError, "rt <= 0 or NaN"),
+        (lambda d: d.assign(response=np.where(d.response < 0, 0, 1)), {}, InvalidDataError, "Recode"),
+        (None, {"z": 0.95}, ParameterOutOfBoundsError, r"z=0.95 .*\[0.1, 0.9\]"),
+        (None, {"include": [{"name": "a", "prior": 3.0}]}, ParameterOutOfBoundsError, "a=3.0"),
+        (None, {"model_config": {"bounds": {"v": (-5.0, 5.0)}}}, ParameterOutOfBoundsError, "only narrow"),
+        (lambda d: d.drop(columns="response"), {}, InvalidDataError, "lacks column"),
+    ],
+)
+def test_bad_input_fails_before_any_expensive_work(ddm_data, no_network, mutate, kwargs, err, match):
+    df = ddm_data.copy() if mutate is None else mutate(ddm_data.copy())
+    kw = {"model": "ddm"} | kwargs
+    with pytest.raises(err, match=match):
+        hssm.HSSM(data=df, loglik_kind="nre", **kw)
+
+
+def test_untrained_model_error_says_how_to_train(ddm_data):
+    df = ddm_data[["rt", "response"]].copy()
+    df["response"] = np.where(df.response > 0, 1, 0)  # angle uses choices -1/1 too; keep valid
+    df["response"] = np.where(df.response > 0, 1, -1)
+    with pytest.raises(NetworkNotFoundError, match="hssm-nre train angle"):
+        hssm.HSSM(data=df, model="angle", loglik_kind="nre")
+
+
+def test_other_kinds_are_untouched(ddm_data):
+    m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="analytical")
+    assert not hasattr(m, "nre") and m.loglik_kind == "analytical"
+
+
+def test_model_uses_training_box_and_uniform_priors(ddm_data, tiny_path):
+    m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path)
+    assert m.nre.source == "path" and m.nre.likelihood == "normalised"
+    assert m.list_params[:4] == ["v", "a", "z", "t"]
+    for p, (lo, hi) in hssm_nre.model_spec("ddm").bounds.items():
+        assert m.params[p].bounds == (lo, hi)
+        assert m.params[p].prior.name == "Uniform"
+    assert m._init_args["loglik_kind"] == "nre"  # save/load replays the NRE path
+
+
+def test_log_likelihood_is_finite_at_the_initial_point(ddm_data, tiny_path):
+    m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path, p_outlier=0)
+    logp = m.pymc_model.compile_logp()(m.pymc_model.initial_point())
+    assert np.isfinite(logp)
+
+
+def test_ratio_with_lapse_warns(ddm_data, tiny_path):
+    with pytest.warns(UserWarning, match="reweighted"):
+        hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path, nre_likelihood="ratio")
+
+
+def test_pickle_round_trip_rebuilds_through_nre(ddm_data, tiny_path):
+    import cloudpickle
+
+    m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path, p_outlier=0)
+    m2 = cloudpickle.loads(cloudpickle.dumps(m))
+    assert m2.nre.path == m.nre.path
+    pt = m.pymc_model.initial_point()
+    assert np.isclose(m.pymc_model.compile_logp()(pt), m2.pymc_model.compile_logp()(pt))
