@@ -147,16 +147,15 @@ class Comparison:
 
 
 def plot_comparison(cmp: Comparison, path: str | Path, truth: dict[str, float] | None = None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object-oriented API, not pyplot: no backend switch, safe in notebooks and headless.
+    from matplotlib.figure import Figure
 
     a, b = _flat_draws(cmp.idata_nre), _flat_draws(cmp.idata_wfpt)
     names = [r["param"] for r in cmp.rows]
     ncol = min(4, len(names))
     nrow = int(np.ceil(len(names) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    fig = Figure(figsize=(4.2 * ncol, 3.2 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     for ax, r in zip(axes.ravel(), cmp.rows):
         n = r["param"]
         lo = min(a[n].min(), b[n].min())
@@ -175,7 +174,6 @@ def plot_comparison(cmp: Comparison, path: str | Path, truth: dict[str, float] |
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -2,8 +2,12 @@
 
 Follows blackjax's ``build_kernel`` style: :func:`make_log_ratio_fn` returns a
 pure function and leaves jitting to the caller (HSSM vmaps and jits it once per
-model, with an exact VJP). Weights are converted to float64 once, so the
-function is float64 in and out, as HSSM's float64 graphs need.
+model, with an exact VJP). The HSSM callable is float64 in and out, as HSSM's
+float64 graphs need; inside, the network runs in float32 by default
+(``compute_dtype``): the weights are float32 anyway, and on CPU the float32
+forward + gradient is ~2.8x faster than float64 (7.8 ms -> 2.8 ms for 5,000
+trials, measured on 2 cores), which is most of NUTS's cost. The evidence term is
+added in float64.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 from .architecture import JNP_OPS, logit_fn
 from .config import ModelSpec
 
-__all__ = ["make_log_ratio_fn", "make_batched_log_ratio_fn", "make_hssm_loglik"]
+__all__ = ["make_log_ratio_fn", "make_batched_log_ratio_fn"]
 
 
 def _as_jax(weights: Mapping[str, np.ndarray], dtype):
@@ -47,9 +51,9 @@ def make_log_ratio_fn(
     weights: Mapping[str, np.ndarray],
     *,
     evidence: Callable | None = None,
-    dtype: str = "float64",
+    compute_dtype: str = "float32",
 ) -> Callable:
-    """Return HSSM's per-trial callable ``f(data_i, *params) -> scalar``.
+    """Return HSSM's per-trial callable ``f(data_i, *params) -> scalar`` (float64 out).
 
     ``data_i`` is ``[rt, response]``; ``params`` come in ``spec.params`` order,
     each a scalar or an array of shape (1,) (HSSM passes trial-constant
@@ -59,22 +63,17 @@ def make_log_ratio_fn(
     """
     import jax.numpy as jnp
 
-    batched = make_batched_log_ratio_fn(spec, weights, dtype=dtype)
+    batched = make_batched_log_ratio_fn(spec, weights, dtype=compute_dtype)
     n = spec.n_params
 
     def loglik_fn(data, *params):
         if len(params) != n:
             raise TypeError(f"expected {n} parameters {spec.params}, got {len(params)}.")
-        theta = jnp.stack([jnp.reshape(jnp.asarray(p, dtype), ()) for p in params])
-        data = jnp.reshape(jnp.asarray(data, dtype), (-1,))
-        out = batched(theta, data[0], data[1])
+        theta = jnp.stack([jnp.reshape(jnp.asarray(p), ()) for p in params])
+        data = jnp.reshape(jnp.asarray(data), (-1,))
+        out = batched(theta, data[0], data[1]).astype(jnp.float64)
         if evidence is not None:
             out = out + evidence(data[0], data[1])
         return out
 
     return loglik_fn
-
-
-def make_hssm_loglik(spec: ModelSpec, weights, *, evidence=None) -> Callable:
-    """The callable handed to HSSM (alias kept for the HSSM glue)."""
-    return make_log_ratio_fn(spec, weights, evidence=evidence)

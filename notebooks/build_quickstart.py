@@ -53,7 +53,8 @@ for axi, Z, title in zip(ax, [nre, ref, nre - ref], ["NRE log-likelihood", "WFPT
     im = axi.pcolormesh(V, A, Z, shading="auto", cmap="RdBu_r" if "-" in title else "viridis")
     axi.set_xlabel("v"); axi.set_ylabel("a"); axi.set_title(f"{title}\\n(rt={rt:.3f}, response={ch:+.0f})")
     plt.colorbar(im, ax=axi)
-plt.tight_layout()"""),
+plt.tight_layout()
+plt.show()"""),
     ("md", """## Regression and hierarchy need no extra code"""),
     ("code", """rng = np.random.default_rng(0)
 df["x"] = rng.normal(size=len(df))
@@ -63,7 +64,9 @@ m_hier = hssm.HSSM(data=df, model="ddm", loglik_kind="nre",
                    include=[{"name": "v", "formula": "v ~ 1 + (1|participant_id)"}])
 idata_reg = m_reg.sample(draws=300, tune=300, chains=1, progressbar=False)
 post = idata_reg["posterior"]
-print({k: float(post[k].mean()) for k in ["v_Intercept", "v_x", "a", "z", "t"]})"""),
+print({k: round(float(post[k].mean()), 3) for k in ["v_Intercept", "v_x", "a", "z", "t"]})
+idata_hier = m_hier.sample(draws=300, tune=300, chains=1, progressbar=False)
+print({k: round(float(idata_hier["posterior"][k].mean()), 3) for k in ["v_Intercept", "v_1|participant_id_sigma", "a", "z", "t"]})"""),
 ]
 
 nb = nbformat.v4.new_notebook()
