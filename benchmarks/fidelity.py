@@ -82,17 +82,22 @@ def section_error(entry, out, quick):
         ax[0].set_xlabel("log10(rt - t)"); ax[0].set_ylabel("a"); ax[0].set_title("median |error| (nats)")
         ax[1].hist(np.clip(err[ok], 0, 1), bins=80, color="gray")
         ax[1].set_yscale("log"); ax[1].set_xlabel("|error| (nats, clipped at 1)")
-        fig.tight_layout(); fig.savefig(out / "error_map.png", dpi=100); plt.close(fig)
-        md.append("\n![error map](error_map.png)")
+        fig.tight_layout(); name = f"{PLOT_PREFIX['value']}error_map.png"
+        fig.savefig(out / name, dpi=100); plt.close(fig)
+        md.append(f"\n![error map]({name})")
     except Exception as e:  # plots are a convenience
         md.append(f"(plot failed: {e})")
     return {"median": r["median"], "p90": r["p90"], "rows": rows}, "\n".join(md)
 
 
+PLOT_PREFIX = {"value": ""}
+SIZES = {"value": [100, 1000, 5000]}
+
+
 def _fit_pair(data, include, seed, draws, tune, chains, weights, tag, out, truth=None):
     cmp = compare_with_wfpt(data, include=include, draws=draws, tune=tune, chains=chains, seed=seed,
                             progressbar=False, nre_weights=weights, truth=truth)
-    plot_comparison(cmp, out / f"posterior_{tag}.png", truth)
+    plot_comparison(cmp, out / f"{PLOT_PREFIX['value']}posterior_{tag}.png", truth)
     return cmp
 
 
@@ -106,40 +111,54 @@ def _fidelity_md(title, cmp):
 
 def section_flat(weights, out, quick, draws, tune):
     res, md = {}, []
-    for n in ([100, 1000] if quick else [100, 1000, 5000]):
+    for n in SIZES["value"]:
         data = simulate_dataset("ddm", n, theta=TRUTH, seed=100 + n)
         cmp = _fit_pair(data, None, 1, draws, tune, 2, weights, f"flat_{n}", out, TRUTH)
         res[n] = {"rows": cmp.rows, "seconds_nre": cmp.seconds_nre, "seconds_wfpt": cmp.seconds_wfpt}
-        md.append(_fidelity_md(f"Flat DDM, N = {n}", cmp) + f"\n\n![flat {n}](posterior_flat_{n}.png)")
+        md.append(_fidelity_md(f"Flat DDM, N = {n}", cmp) + f"\n\n![flat {n}]({PLOT_PREFIX['value']}posterior_flat_{n}.png)")
     return res, "\n\n".join(md)
 
 
-def section_regression(weights, out, quick, draws, tune):
-    n = 500 if quick else 1000
-    rng = np.random.default_rng(5)
-    x = rng.normal(size=n)
+def _regression_data(n, seed):
+    import pandas as pd
     import ssms
 
     from hssm_nre.simulate import simulator_theta
 
     spec = hssm_nre.model_spec("ddm")
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
     th = np.column_stack([0.3 + 0.6 * x, np.full(n, 1.2), np.full(n, 0.5), np.full(n, 0.3)])
     th = np.clip(th, np.asarray(spec.lower) + 1e-3, np.asarray(spec.upper) - 1e-3)
     sim = simulator_theta(spec, th)
     o = ssms.Simulator("ddm").simulate({p: sim[:, i] for i, p in enumerate(spec.params)}, n_samples=1,
-                                       random_state=7, return_option="minimal")
-    import pandas as pd
+                                       random_state=seed + 1, return_option="minimal")
+    return pd.DataFrame({"rt": np.asarray(o["rts"]).ravel(), "response": np.asarray(o["choices"]).ravel(), "x": x})
 
-    data = pd.DataFrame({"rt": np.asarray(o["rts"]).ravel(), "response": np.asarray(o["choices"]).ravel(), "x": x})
+
+def section_regression(weights, out, quick, draws, tune):
     include = [{"name": "v", "formula": "v ~ 1 + x"}]
-    cmp = _fit_pair(data, include, 2, draws, tune, 2, weights, "regression", out)
-    return {"rows": cmp.rows}, _fidelity_md(f"Regression v ~ 1 + x, N = {n}", cmp) + "\n\n![regression](posterior_regression.png)"
+    res, md = {}, []
+    for n in SIZES["value"]:
+        cmp = _fit_pair(_regression_data(n, 5 + n), include, 2, draws, tune, 2, weights, f"regression_{n}", out)
+        res[n] = {"rows": cmp.rows, "seconds_nre": cmp.seconds_nre, "seconds_wfpt": cmp.seconds_wfpt}
+        md.append(_fidelity_md(f"Regression v ~ 1 + x (true v = 0.3 + 0.6 x), N = {n}", cmp)
+                  + f"\n\n![regression {n}]({PLOT_PREFIX['value']}posterior_regression_{n}.png)")
+    return res, "\n\n".join(md)
 
 
 def section_hierarchical(weights, out, quick, draws, tune):
+    res, md = {}, []
+    for per in [n // 10 for n in SIZES["value"]]:
+        r, text = _hierarchical_one(weights, out, 10, per, draws, tune)
+        res[10 * per] = r
+        md.append(text)
+    return res, "\n\n".join(md)
+
+
+def _hierarchical_one(weights, out, n_sub, per, draws, tune):
     import pandas as pd
 
-    n_sub, per = (6, 80) if quick else (10, 100)
     rng = np.random.default_rng(9)
     frames = []
     for j in range(n_sub):
@@ -149,9 +168,28 @@ def section_hierarchical(weights, out, quick, draws, tune):
         frames.append(d)
     data = pd.concat(frames, ignore_index=True)
     include = [{"name": "v", "formula": "v ~ 1 + (1|participant_id)"}]
-    cmp = _fit_pair(data, include, 3, draws, tune, 2, weights, "hierarchical", out)
-    return {"rows": cmp.rows}, (_fidelity_md(f"Hierarchical v ~ 1 + (1|participant_id), {n_sub} x {per} trials", cmp)
-                                + "\n\n![hierarchical](posterior_hierarchical.png)")
+    cmp = _fit_pair(data, include, 3, draws, tune, 2, weights, f"hierarchical_{n_sub * per}", out)
+    # Intercept and group offsets share a weakly identified ridge (their sum is what the data
+    # pin down); compare the participant-level drifts too, and the draws' bulk ESS.
+    a, b = _flat_draws(cmp.idata_nre), _flat_draws(cmp.idata_wfpt)
+    lines = ["", "Participant-level drift v_j = v_Intercept + v_1|participant_id[j]:", "",
+             "| participant | NRE mean | WFPT mean | WFPT sd | abs diff / sd | sd ratio |", "|---|---|---|---|---|---|"]
+    part = []
+    for j in range(n_sub):
+        key = f"v_1|participant_id[{j}]"
+        if key not in a or key not in b:
+            continue
+        x, y = a["v_Intercept"] + a[key], b["v_Intercept"] + b[key]
+        d = abs(x.mean() - y.mean()) / y.std()
+        part.append(d)
+        lines.append(f"| {j} | {x.mean():.4f} | {y.mean():.4f} | {y.std():.4f} | {d:.2f} | {x.std() / y.std():.2f} |")
+    ess = {k: _ess_bulk(v, ["v_Intercept"]) for k, v in (("nre", cmp.idata_nre), ("wfpt", cmp.idata_wfpt))}
+    lines.append("")
+    lines.append(f"Max participant-level |diff|/sd: {max(part):.2f}. Bulk ESS of v_Intercept: "
+                 f"NRE {ess['nre']:.0f}, WFPT {ess['wfpt']:.0f}.")
+    return {"rows": cmp.rows, "participant_max": max(part), "ess_intercept": ess}, (_fidelity_md(f"Hierarchical v ~ 1 + (1|participant_id), {n_sub} x {per} trials", cmp)
+                                + "\n".join(lines)
+                                + f"\n\n![hierarchical]({PLOT_PREFIX['value']}posterior_hierarchical_{n_sub * per}.png)")
 
 
 def section_calibration(weights, out, quick):
@@ -245,18 +283,39 @@ def main():
     ap.add_argument("--weights", default=None, help="network folder (default: the one HSSM would use)")
     ap.add_argument("--only", default="error,flat,regression,hierarchical,calibration,speed,cost")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tag", default="fidelity", help="report name: benchmarks/results/<tag>.md/.json")
+    ap.add_argument("--sizes", default=None, help="trial counts for flat/regression/hierarchical, e.g. 100,1000")
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     args = ap.parse_args()
+    PLOT_PREFIX["value"] = "" if args.tag == "fidelity" else f"{args.tag}_"
+    if args.sizes:
+        SIZES["value"] = [int(x) for x in args.sizes.split(",")]
+    elif args.quick:
+        SIZES["value"] = [100, 1000]
     entry = load_entry(args.weights) if args.weights else find_network("ddm")
     weights = str(entry.path)
     RESULTS.mkdir(parents=True, exist_ok=True)
     only = args.only.split(",")
-    report = {"machine": platform.node(), "started": time.strftime("%Y-%m-%d %H:%M"), "network": weights}
-    md = [f"# DDM NRE benchmark\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
+    order = ["error", "flat", "regression", "hierarchical", "calibration", "speed", "cost"]
+    old = RESULTS / f"{args.tag}.json"
+    # --only updates those sections of an existing report (same network) and keeps the rest
+    report = json.loads(old.read_text()) if old.is_file() else {}
+    if report.get("network") != weights:
+        report = {}
+    report |= {"machine": platform.node(), "network": weights}
+    if "md" not in report and (RESULTS / f"{args.tag}.md").is_file():
+        # a report written before sections were stored separately: recover them from the markdown
+        text = (RESULTS / f"{args.tag}.md").read_text()
+        report["md"] = {}
+        for chunk in text.split("\n\n## ")[1:]:
+            report["md"][chunk.split(" ", 1)[0]] = "## " + chunk.strip()
+    report.setdefault("md", {})
+    header = [f"# DDM NRE benchmark\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
           f"({entry.source}). Machine: {platform.node()}, {platform.processor() or platform.machine()}. "
-          f"Started {report['started']}. NUTS: 2 chains x ({args.tune} tune + {args.draws} draws), "
-          "uniform priors over the training box in both models, p_outlier = 0."]
+          f"NUTS: 2 chains x ({args.tune} tune + {args.draws} draws), "
+          "uniform priors over the training box in both models, p_outlier = 0. Sections run at the "
+          "times given in their headings."]
     sections = {
         "error": lambda: section_error(entry, RESULTS, args.quick),
         "flat": lambda: section_flat(weights, RESULTS, args.quick, args.draws, args.tune),
@@ -270,17 +329,19 @@ def main():
             m = entry.metadata
             report["cost"] = {k: m.get(k) for k in ("reproduce", "simulation_seconds", "train_seconds", "steps_run")}
             report["cost"]["n_simulations"] = entry.settings.n_simulations
-            md.append("## Cost\n\n" + "\n".join(f"- {k}: {v}" for k, v in report["cost"].items()))
-            continue
-        t0 = time.perf_counter()
-        print(f"== {name} ...", flush=True)
-        res, text = sections[name]()
-        report[name] = res
-        md.append(f"## {name} ({time.perf_counter() - t0:.0f} s)\n\n{text}")
-        print(text, flush=True)
-        (RESULTS / "fidelity.md").write_text("\n\n".join(md) + "\n")
-        (RESULTS / "fidelity.json").write_text(json.dumps(report, indent=1, default=str))
-    print(f"wrote {RESULTS / 'fidelity.md'}")
+            report["md"]["cost"] = "## Cost\n\n" + "\n".join(f"- {k}: {v}" for k, v in report["cost"].items())
+        else:
+            t0 = time.perf_counter()
+            stamp = time.strftime("%Y-%m-%d %H:%M")
+            print(f"== {name} ...", flush=True)
+            res, text = sections[name]()
+            report[name] = res
+            report["md"][name] = f"## {name} (run {stamp}, {time.perf_counter() - t0:.0f} s)\n\n{text}"
+            print(text, flush=True)
+        md = header + [report["md"][k] for k in order if k in report["md"]]
+        (RESULTS / f"{args.tag}.md").write_text("\n\n".join(md) + "\n")
+        (RESULTS / f"{args.tag}.json").write_text(json.dumps(report, indent=1, default=str))
+    print(f"wrote {RESULTS / (args.tag + '.md')}")
 
 
 if __name__ == "__main__":
