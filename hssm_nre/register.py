@@ -157,7 +157,7 @@ def resolve_network(
     return entry
 
 
-def _uniform_priors(spec: ModelSpec, bounds: dict) -> dict:
+def _uniform_priors(bounds: dict) -> dict:
     return {p: {"name": "Uniform", "lower": lo, "upper": hi} for p, (lo, hi) in bounds.items()}
 
 
@@ -235,7 +235,7 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
         "choices": tuple(spec.choices),
         "bounds": bounds,
         "backend": "jax",
-        "default_priors": _uniform_priors(spec, bounds) | dict(user_mc.get("default_priors") or {}),
+        "default_priors": _uniform_priors(bounds) | dict(user_mc.get("default_priors") or {}),
     }
     if user_mc.get("rv") is not None:
         mc["rv"] = user_mc["rv"]
