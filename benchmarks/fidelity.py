@@ -120,20 +120,13 @@ def section_flat(weights, out, quick, draws, tune):
 
 
 def _regression_data(n, seed):
-    import pandas as pd
-    import ssms
-
-    from hssm_nre.simulate import simulator_theta
+    from hssm_nre.compare import simulate_trials
 
     spec = hssm_nre.model_spec("ddm")
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
+    x = np.random.default_rng(seed).normal(size=n)
     th = np.column_stack([0.3 + 0.6 * x, np.full(n, 1.2), np.full(n, 0.5), np.full(n, 0.3)])
     th = np.clip(th, np.asarray(spec.lower) + 1e-3, np.asarray(spec.upper) - 1e-3)
-    sim = simulator_theta(spec, th)
-    o = ssms.Simulator("ddm").simulate({p: sim[:, i] for i, p in enumerate(spec.params)}, n_samples=1,
-                                       random_state=seed + 1, return_option="minimal")
-    return pd.DataFrame({"rt": np.asarray(o["rts"]).ravel(), "response": np.asarray(o["choices"]).ravel(), "x": x})
+    return simulate_trials("ddm", th, seed=seed + 1).assign(x=x)
 
 
 def section_regression(weights, out, quick, draws, tune):
@@ -304,12 +297,6 @@ def main():
     if report.get("network") != weights:
         report = {}
     report |= {"machine": platform.node(), "network": weights}
-    if "md" not in report and (RESULTS / f"{args.tag}.md").is_file():
-        # a report written before sections were stored separately: recover them from the markdown
-        text = (RESULTS / f"{args.tag}.md").read_text()
-        report["md"] = {}
-        for chunk in text.split("\n\n## ")[1:]:
-            report["md"][chunk.split(" ", 1)[0]] = "## " + chunk.strip()
     report.setdefault("md", {})
     header = [f"# DDM NRE benchmark\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
           f"({entry.source}). Machine: {platform.node()}, {platform.processor() or platform.machine()}. "

@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import model_spec
 
-__all__ = ["simulate_dataset", "compare_with_wfpt", "Comparison", "posterior_table"]
+__all__ = ["simulate_dataset", "simulate_trials", "compare_with_wfpt", "Comparison", "posterior_table"]
 
 
 def simulate_dataset(
@@ -52,6 +52,29 @@ def simulate_dataset(
     out = ssms.Simulator(model).simulate(
         {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)},
         n_samples=n_trials,
+        random_state=seed,
+        return_option="minimal",
+    )
+    return pd.DataFrame(
+        {"rt": np.asarray(out["rts"]).ravel(), "response": np.asarray(out["choices"]).ravel()}
+    )
+
+
+def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
+    """One trial per row of ``theta`` (n, n_params), e.g. trial-wise regressions.
+
+    Same boundary correction as :func:`simulate_dataset`; returns rt and response.
+    """
+    import pandas as pd
+    import ssms
+
+    from .simulate import simulator_theta
+
+    spec = model_spec(model)
+    sim = simulator_theta(spec, np.asarray(theta, float))
+    out = ssms.Simulator(model).simulate(
+        {p: sim[:, i] for i, p in enumerate(spec.params)},
+        n_samples=1,
         random_state=seed,
         return_option="minimal",
     )
