@@ -17,7 +17,17 @@ import numpy as np
 
 from .config import model_spec
 
-__all__ = ["simulate_dataset", "simulate_trials", "compare_with_wfpt", "Comparison", "posterior_table"]
+__all__ = [
+    "simulate_dataset",
+    "simulate_trials",
+    "contaminate",
+    "compare_with_wfpt",
+    "Comparison",
+    "posterior_table",
+    "loo_table",
+    "loo_pointwise",
+    "shared_regression_priors",
+]
 
 
 def simulate_dataset(
@@ -81,6 +91,117 @@ def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
     return pd.DataFrame(
         {"rt": np.asarray(out["rts"]).ravel(), "response": np.asarray(out["choices"]).ravel()}
     )
+
+
+def contaminate(
+    data,
+    fraction: float = 0.05,
+    *,
+    rt_range: tuple[float, float] = (0.0, 5.0),
+    choices=(-1, 1),
+    seed: int = 0,
+):
+    """Replace a random ``fraction`` of trials by contaminants: uniform rt, random response.
+
+    Returns a copy with a boolean column ``contaminant``. The rts are uniform on
+    ``rt_range`` (clipped to >= 1 ms, as the data must have rt > 0); the
+    responses are drawn uniformly from ``choices``. This is the data HSSM's lapse
+    mixture (``p_outlier``) is meant to absorb.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction must lie in [0, 1), got {fraction}.")
+    lo, hi = rt_range
+    if not 0.0 <= lo < hi:
+        raise ValueError(f"rt_range must satisfy 0 <= low < high, got {rt_range}.")
+    rng = np.random.default_rng(seed)
+    out = data.copy()
+    n = len(out)
+    idx = rng.choice(n, size=int(round(fraction * n)), replace=False)
+    mask = np.zeros(n, bool)
+    mask[idx] = True
+    rt = out["rt"].to_numpy(float).copy()
+    resp = out["response"].to_numpy().copy()
+    rt[idx] = np.maximum(rng.uniform(lo, hi, size=len(idx)), 1e-3)
+    resp[idx] = rng.choice(np.asarray(choices), size=len(idx))
+    out["rt"] = rt
+    out["response"] = resp
+    out["contaminant"] = mask
+    return out
+
+
+def loo_pointwise(idata) -> dict[str, np.ndarray]:
+    """Pointwise PSIS-LOO (``elpd_i``, ``p_i``, ``pareto_k``) of one fit.
+
+    With a lapse mixture, an observation below ``t`` is explained by the lapse
+    alone, so its log-likelihood takes the same value in many draws (all of
+    them, or every draw with ``t`` above its rt). The importance weights of
+    such an observation are bounded, its largest weights all tie, and ArviZ's
+    PSIS refuses it ("All tail values are the same"). Those observations get
+    plain importance-sampling LOO (exact enough with bounded weights; Pareto k
+    reported as NaN); PSIS runs on the rest.
+    """
+    import arviz as az
+    import xarray as xr
+    from scipy.special import logsumexp
+
+    ll_ds = idata["log_likelihood"]
+    ll_ds = ll_ds.to_dataset() if hasattr(ll_ds, "to_dataset") else ll_ds
+    if len(ll_ds.data_vars) != 1:
+        raise ValueError(f"expected one observed variable in log_likelihood, got {list(ll_ds.data_vars)}.")
+    name = next(iter(ll_ds.data_vars))
+    da = ll_ds[name]
+    obs_dims = [d for d in da.dims if d not in ("chain", "draw")]
+    arr = np.asarray(da.transpose("chain", "draw", *obs_dims).values)
+    flat = arr.reshape(arr.shape[0] * arr.shape[1], -1)
+    n_draws = flat.shape[0]
+    n_tail = int(np.ceil(3 * np.sqrt(n_draws)))
+    top = -np.sort(flat, axis=0)[:n_tail]  # the largest log-weights (-ll) per observation
+    const = np.ptp(top, axis=0) < 1e-10
+    lpd_i = logsumexp(flat, axis=0) - np.log(n_draws)
+    elpd_i = -(logsumexp(-flat, axis=0) - np.log(n_draws))  # plain IS-LOO
+    p_i = lpd_i - elpd_i
+    k_i = np.full(flat.shape[1], np.nan)
+    if (~const).any():
+        sub = xr.Dataset({name: (("chain", "draw", "__obs__"), arr.reshape(*arr.shape[:2], -1)[..., ~const])})
+        post = idata["posterior"]
+        post = post.to_dataset() if hasattr(post, "to_dataset") else post
+        dt = xr.DataTree.from_dict({"posterior": post, "log_likelihood": sub})
+        r = az.loo(dt, pointwise=True)
+        elpd_i[~const] = np.asarray(r.elpd_i).ravel()
+        p_i[~const] = lpd_i[~const] - elpd_i[~const]
+        k_i[~const] = np.asarray(r.pareto_k).ravel()
+    return {"elpd_i": elpd_i, "p_i": p_i, "pareto_k": k_i, "n_plain_is": int(const.sum())}
+
+
+def loo_table(fits: dict[str, Any], reference: str | None = None) -> list[dict[str, Any]]:
+    """PSIS-LOO of several fits of the same data (each needs a ``log_likelihood`` group).
+
+    Per fit: elpd_loo, its SE, p_loo, the largest Pareto k, and, against
+    ``reference`` (default: the first fit), the elpd difference with its paired SE
+    (from the pointwise differences, the SE that matters for comparing models
+    on the same data).
+    """
+    import arviz as az
+
+    res = {k: loo_pointwise(v) for k, v in fits.items()}
+    ref = reference or next(iter(fits))
+    ref_i = res[ref]["elpd_i"]
+    rows = []
+    for k, r in res.items():
+        e_i = r["elpd_i"]
+        d = e_i - ref_i
+        rows.append(
+            {
+                "model": k,
+                "elpd_loo": float(e_i.sum()),
+                "se": float(np.sqrt(len(e_i) * np.var(e_i))),
+                "p_loo": float(r["p_i"].sum()),
+                "max_pareto_k": float(np.nanmax(r["pareto_k"])),
+                "elpd_diff": float(d.sum()),
+                "diff_se": float(np.sqrt(len(d) * np.var(d))),
+            }
+        )
+    return rows
 
 
 def _posterior(idata):
@@ -200,6 +321,30 @@ def plot_comparison(cmp: Comparison, path: str | Path, truth: dict[str, float] |
     return path
 
 
+def shared_regression_priors(data, include: list[dict], *, p_outlier=0.0) -> list[dict]:
+    """Give every regression term the same prior under both likelihoods.
+
+    HSSM picks default priors for regression terms by likelihood kind: the
+    analytic DDM gets HDDM's (e.g. v's intercept ~ Normal(2, 3)), any
+    ``approx_differentiable`` model (the LAN, the NRE) a generic set (intercept ~
+    Normal(box centre, 0.25)). Compared as they come, the two posteriors differ
+    by the prior, not the likelihood. This builds the analytic model once and
+    copies its full prior dict (user-given terms included) into ``include``.
+    """
+    import hssm
+
+    if not any("formula" in i for i in include):
+        return include
+    ref = hssm.HSSM(data=data, model="ddm", loglik_kind="analytical", include=include, p_outlier=p_outlier)
+    out = []
+    for item in include:
+        item = dict(item)
+        if "formula" in item:
+            item["prior"] = dict(ref.params[item["name"]].prior)
+        out.append(item)
+    return out
+
+
 def compare_with_wfpt(
     data,
     *,
@@ -218,7 +363,8 @@ def compare_with_wfpt(
     """Fit ``data`` with ``loglik_kind="nre"`` and ``"analytical"``; tabulate posteriors.
 
     Parameters without a formula in ``include`` get a uniform prior over the
-    NRE's training box in both models.
+    NRE's training box in both models; regression terms get the analytic
+    model's default priors in both (see :func:`shared_regression_priors`).
     """
     import hssm
 
@@ -226,11 +372,12 @@ def compare_with_wfpt(
 
     install()
     spec = model_spec("ddm")
-    include = list(include or [])
+    include = [dict(i) for i in (include or [])]
     named = {i["name"] for i in include}
     for p, (lo, hi) in spec.bounds.items():
         if p not in named:
             include.append({"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}})
+    include = shared_regression_priors(data, include, p_outlier=p_outlier)
     common = dict(model="ddm", include=include, p_outlier=p_outlier)
     sample_kw = dict(
         sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=progressbar

@@ -247,7 +247,24 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     call["loglik"] = loglik
     call["model_config"] = mc
     call["choices"] = None
-    original_init(self, **call)
+    # HSSM masks every trial whose regression parameter leaves its bounds with a
+    # constant -66.1: a cliff NUTS cannot cross (see likelihood.SOFT_WALL). The
+    # bounds still shape the default priors; only the mask is dropped, for the
+    # likelihood's continuous soft wall. HSSM 0.5 reads `self.bounds` only in
+    # `_make_model_distribution`, so it is emptied there (instance attribute,
+    # removed again so the model pickles).
+    cls_make = type(self)._make_model_distribution
+
+    def _make_without_bound_mask():
+        self.nre_regression_bounds = dict(self.bounds)
+        self.bounds = {}
+        return cls_make(self)
+
+    self._make_model_distribution = _make_without_bound_mask
+    try:
+        original_init(self, **call)
+    finally:
+        self.__dict__.pop("_make_model_distribution", None)
     self._init_args = user_args
     self.nre = NREInfo(spec, entry.path, entry.source, kind, entry.metadata)
     _log.info("NRE likelihood for %r from %s (%s).", spec.name, entry.path, entry.source)

@@ -132,3 +132,45 @@ def test_jit_compiles_once_per_shape(fns, rng):
     f(theta, rt, ch)
     f(theta + 0.01, rt, ch)
     assert len(traces) == 1
+
+
+def test_soft_box_is_continuous_at_the_boundary_and_falls_outside(tiny_entry, x64):
+    """Outside the training box: the boundary value minus a quadratic wall (no cliff)."""
+    import jax
+
+    from hssm_nre.likelihood import SOFT_WALL, make_log_ratio_fn
+
+    spec = tiny_entry.spec
+    f = make_log_ratio_fn(spec, tiny_entry.weights, compute_dtype="float64")
+    data = np.array([0.9, 1.0])
+    hi_v = spec.upper[0]
+    at = float(f(data, hi_v, 1.2, 0.5, 0.3))
+    just = float(f(data, hi_v + 1e-6, 1.2, 0.5, 0.3))
+    out = float(f(data, hi_v + 0.06, 1.2, 0.5, 0.3))
+    width = spec.upper[0] - spec.lower[0]
+    assert abs(just - at) < 1e-6
+    assert out == pytest.approx(at - SOFT_WALL * (0.06 / width) ** 2, rel=1e-9)
+    g = jax.grad(lambda v: f(data, v, 1.2, 0.5, 0.3))(hi_v + 0.06)
+    assert float(g) == pytest.approx(-2 * SOFT_WALL * 0.06 / width**2, rel=1e-6)  # pushes back in
+
+
+def test_hssm_regression_has_no_bound_cliff(ddm_data, tiny_path):
+    """HSSM's -66.1 mask for out-of-bounds regression values is replaced by the soft wall."""
+    import hssm
+    import xarray as xr
+
+    m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path,
+                  include=[{"name": "v", "formula": "v ~ 1 + x"}], p_outlier=0)
+    assert m.nre_regression_bounds["v"] == (-3.0, 3.0) and "_make_model_distribution" not in m.__dict__
+    coords = {"chain": [0], "draw": [0, 1]}
+    post = xr.Dataset({"v_Intercept": (("chain", "draw"), [[2.9, 3.0]]), "v_x": (("chain", "draw"), [[0.0, 0.0]]),
+                       "a": (("chain", "draw"), [[1.2, 1.2]]), "z": (("chain", "draw"), [[0.5, 0.5]]),
+                       "t": (("chain", "draw"), [[0.3, 0.3]])}, coords=coords)
+    dt = xr.DataTree.from_dict({"posterior": post})
+    post_out = post.copy(deep=True)
+    post_out["v_Intercept"][:] = [[3.01, 3.05]]
+    ll_in = m.log_likelihood(dt, inplace=False)["log_likelihood"].to_dataset()["rt,response"].values
+    ll_out = m.log_likelihood(xr.DataTree.from_dict({"posterior": post_out}), inplace=False)
+    ll_out = ll_out["log_likelihood"].to_dataset()["rt,response"].values
+    assert np.all(ll_out > -60)  # not HSSM's -66.1 floor
+    assert np.all(np.abs(ll_out[0, 0] - ll_in[0, 1]) < 3.0)  # 0.01 outside ~ the boundary value

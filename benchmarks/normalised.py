@@ -1,0 +1,265 @@
+"""Is the NRE likelihood normalised? Integrals, absolute error, contaminated data with the lapse, LOO.
+
+    .venv/bin/python benchmarks/normalised.py                       # everything (~15 min on 2 cores)
+    .venv/bin/python benchmarks/normalised.py --only integral,abs_error
+    .venv/bin/python benchmarks/normalised.py --networks ddm,/path/to/angle/entry
+
+Writes benchmarks/results/normalised.md, normalised.json and PNG plots. Sections:
+
+* ``integral``: for 1,000 theta drawn over each network's training box, the integral of
+  p_hat(x | theta) = r_hat(theta, x) p_hat(x) over rt, summed over choices (target: within
+  1 +/- 0.05 for 95 % of theta), and where the misses sit.
+* ``abs_error``: DDM only, log p_hat(x | theta) - log WFPT(x | theta) on trials simulated from
+  the theta that is evaluated (absolute, not a difference over theta).
+* ``contaminated``: DDM data with 5 % contaminants (uniform rt on [0, 5] s, random response),
+  fitted by NRE and analytic WFPT with HSSM's default lapse (Uniform(0, 20) rt density), both
+  with p_outlier fixed at HSSM's default 0.05 and with p_outlier estimated (Beta(2, 20) prior);
+  the raw-ratio likelihood beside them shows what normalisation fixes. PSIS-LOO of each fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import hssm
+import hssm_nre
+from hssm_nre.cache import find_network, load_entry
+from hssm_nre.compare import (
+    _diagnostics,
+    _flat_draws,
+    contaminate,
+    loo_table,
+    posterior_table,
+    simulate_dataset,
+)
+from hssm_nre.normalisation import absolute_error_vs_wfpt, make_log_density_fn, normalisation_integrals
+from hssm_nre.simulate import sample_parameters
+
+RESULTS = Path(__file__).parent / "results"
+TRUTH = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
+TARGET_SD = 0.25
+P_OUTLIER_PRIOR = {"name": "Beta", "alpha": 2.0, "beta": 20.0}
+
+
+def _entry(name_or_path):
+    p = Path(name_or_path)
+    return load_entry(p) if p.exists() else find_network(name_or_path)
+
+
+def section_integral(networks, out, n_theta):
+    from matplotlib.figure import Figure
+
+    rows, res = [], {}
+    fig = Figure(figsize=(5 * len(networks), 3.6))
+    axes = fig.subplots(1, len(networks), squeeze=False)[0]
+    md = []
+    for ax, name in zip(axes, networks):
+        e = _entry(name)
+        spec = e.spec
+        f = make_log_density_fn(spec, e.weights, e.evidence)
+        theta = sample_parameters(spec, n_theta, np.random.default_rng(7))
+        t0 = time.perf_counter()
+        integ = normalisation_integrals(spec, f, theta)["integral"]
+        secs = time.perf_counter() - t0
+        within = float(np.mean(np.abs(integ - 1) <= 0.05))
+        q = np.quantile(integ, [0.025, 0.5, 0.975])
+        rows.append((spec.name, e.source, n_theta, within, *q, integ.min(), integ.max(), secs))
+        res[spec.name] = {"integral": integ.tolist(), "theta": theta.tolist(), "within_5pct": within,
+                          "network": str(e.path)}
+        ax.hist(integ, bins=60, color="gray")
+        ax.axvspan(0.95, 1.05, color="green", alpha=0.12, label="1 +/- 0.05")
+        ax.set_title(f"{spec.name}: {within:.1%} within 1 +/- 0.05")
+        ax.set_xlabel("integral of p_hat(x | theta) over x")
+        ax.legend(fontsize=8)
+        # where do the misses sit? correlate |integral - 1| with each parameter
+        dev = np.abs(integ - 1)
+        worst = np.argsort(dev)[-5:][::-1]
+        md.append(f"Worst 5 theta for {spec.name} ({', '.join(spec.params)}): " + "; ".join(
+            f"({', '.join(f'{x:.2f}' for x in theta[i])}) -> {integ[i]:.3f}" for i in worst))
+    fig.tight_layout()
+    fig.savefig(out / "normalisation_integrals.png", dpi=100)
+    table = ["| model | network | theta | within 1 +/- 0.05 | 2.5 % | median | 97.5 % | min | max | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    table += [f"| {m} | {s} | {n} | **{w:.1%}** | {a:.3f} | {b:.3f} | {c:.3f} | {lo:.3f} | {hi:.3f} | {t:.1f} |"
+              for m, s, n, w, a, b, c, lo, hi, t in rows]
+    text = ("Integral over rt (trapezoid in log(rt - t) on 1,500 points from 0.1 ms to the simulator's "
+            "max_t = 20 s), summed over choices, for theta drawn uniformly over the training box "
+            "(with the simulator's constraints). Target: within 1 +/- 0.05 for 95 % of theta.\n\n"
+            + "\n".join(table) + "\n\n" + "\n\n".join(md) + "\n\n![integrals](normalisation_integrals.png)")
+    return res, text
+
+
+def section_abs_error(out):
+    e = find_network("ddm")
+    f = make_log_density_fn(e.spec, e.weights, e.evidence)
+    r = absolute_error_vs_wfpt(e.spec, f, n_theta=400, n_trials=50, seed=3)
+    d, th = r["diff"], r["theta"]
+    rows = []
+    for name, col, edges in (("a", 1, [0.3, 0.6, 1.0, 1.5, 2.0, 2.5]), ("abs(v)", 0, [0, 1, 2, 3.01]),
+                             ("z", 2, [0.1, 0.3, 0.7, 0.9])):
+        vals = np.abs(th[:, col]) if name == "abs(v)" else th[:, col]
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            m = (vals >= lo) & (vals < hi)
+            x = d[m].ravel()
+            x = x[np.isfinite(x)]
+            rows.append(f"| {name} | [{lo:g}, {hi:g}) | {x.size} | {np.median(np.abs(x)):.4f} | "
+                        f"{np.quantile(np.abs(x), 0.9):.4f} | {np.mean(x):+.4f} |")
+    text = (f"log p_hat(x | theta) - log WFPT(x | theta) on 50 trials simulated from each of 400 theta "
+            f"drawn over the box ({np.isfinite(d).sum():,} trials): **median |error| {r['median_abs']:.4f}, "
+            f"90th percentile {r['p90_abs']:.4f} nats, mean (signed) {r['mean']:+.4f} nats**. Summed over "
+            "N trials the mean error shifts an absolute log-likelihood (and LOO's elpd) by about "
+            "N x mean.\n\n| by | bin | trials | median abs | p90 abs | mean |\n|---|---|---|---|---|---|\n"
+            + "\n".join(rows))
+    return {k: r[k] for k in ("median_abs", "p90_abs", "mean")}, text
+
+
+def _fit(data, kind, p_outlier, draws, tune, seed, **kw):
+    spec = hssm_nre.model_spec("ddm")
+    include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}} for p, (lo, hi) in spec.bounds.items()]
+    m = hssm.HSSM(data=data, model="ddm", loglik_kind=kind, include=include, p_outlier=p_outlier, **kw)
+    t0 = time.perf_counter()
+    idata = m.sample(sampler="numpyro", draws=draws, tune=tune, chains=2, random_seed=seed, progressbar=False)
+    return idata, time.perf_counter() - t0
+
+
+def _rows_md(rows):
+    lines = ["| param | NRE mean | NRE sd | WFPT mean | WFPT sd | abs diff / WFPT sd | sd ratio |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['param']} | {r['mean_nre']:.4f} | {r['sd_nre']:.4f} | {r['mean_wfpt']:.4f} | "
+                     f"{r['sd_wfpt']:.4f} | {r['abs_diff_over_sd']:.2f} | {r['sd_ratio']:.2f} |")
+    worst = max(r["abs_diff_over_sd"] for r in rows)
+    sdr = [r["sd_ratio"] for r in rows]
+    ok = worst <= TARGET_SD and 0.9 <= min(sdr) and max(sdr) <= 1.1
+    return worst, (min(sdr), max(sdr)), ok, "\n".join(lines)
+
+
+def section_contaminated(out, sizes, draws, tune):
+    res, md = {}, []
+    for n in sizes:
+        clean = simulate_dataset("ddm", n, theta=TRUTH, seed=500 + n)
+        data = contaminate(clean, 0.05, seed=600 + n).drop(columns="contaminant")
+        fits, secs = {}, {}
+        for key, kind, po, kw in (
+            ("wfpt_fixed", "analytical", 0.05, {}),
+            ("nre_fixed", "nre", 0.05, {}),
+            ("wfpt_est", "analytical", P_OUTLIER_PRIOR, {}),
+            ("nre_est", "nre", P_OUTLIER_PRIOR, {}),
+            ("ratio_est", "nre", P_OUTLIER_PRIOR, {"nre_likelihood": "ratio"}),
+            ("wfpt_nolapse", "analytical", 0, {}),
+            ("nre_nolapse", "nre", 0, {}),
+        ):
+            if n > 1000 and key in ("wfpt_nolapse", "nre_nolapse"):
+                continue  # the no-lapse contrast is made at the smaller sizes
+            print(f"  N={n} {key}", flush=True)
+            fits[key], secs[key] = _fit(data, kind, po, draws, tune, seed=11, **kw)
+        r = {"seconds": secs}
+        parts = [f"### N = {n} ({int(round(0.05 * n))} contaminants)"]
+        for label, a, b in (("p_outlier fixed at 0.05 (HSSM default)", "nre_fixed", "wfpt_fixed"),
+                            ("p_outlier estimated, Beta(2, 20) prior", "nre_est", "wfpt_est"),
+                            ("raw ratio (nre_likelihood='ratio'), p_outlier estimated", "ratio_est", "wfpt_est"),
+                            ("no lapse (p_outlier = 0)", "nre_nolapse", "wfpt_nolapse")):
+            if a not in fits:
+                continue
+            rows = posterior_table(fits[a], fits[b])
+            worst, sdr, ok, table = _rows_md(rows)
+            r[a] = {"rows": rows, "worst": worst, "sd_ratio": sdr, "met": ok,
+                    "divergences": [_diagnostics(fits[a])["divergences"], _diagnostics(fits[b])["divergences"]]}
+            parts.append(f"#### {label}: max |diff|/sd = {worst:.2f}, sd ratio in [{sdr[0]:.2f}, {sdr[1]:.2f}]"
+                         f" -> {'MET' if ok else 'NOT MET'}\n\n{table}")
+        loo_keys = [k for k in ("wfpt_fixed", "nre_fixed", "wfpt_est", "nre_est", "ratio_est") if k in fits]
+        loo = {}
+        for ref, keys in (("wfpt_fixed", ["wfpt_fixed", "nre_fixed"]), ("wfpt_est", ["wfpt_est", "nre_est", "ratio_est"])):
+            for row in loo_table({k: fits[k] for k in keys if k in loo_keys}, reference=ref):
+                loo[row["model"]] = row
+        r["loo"] = loo
+        lines = ["| fit | elpd_loo | SE | p_loo | max Pareto k | elpd diff vs WFPT (same lapse) | paired SE | within LOO SE? |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for k, row in loo.items():
+            within = abs(row["elpd_diff"]) <= row["se"]
+            lines.append(f"| {k} | {row['elpd_loo']:.1f} | {row['se']:.1f} | {row['p_loo']:.1f} | "
+                         f"{row['max_pareto_k']:.2f} | {row['elpd_diff']:+.2f} | {row['diff_se']:.2f} | "
+                         f"{'' if k.startswith('wfpt') else ('yes' if within else 'NO')} |")
+        parts.append("#### PSIS-LOO\n\n" + "\n".join(lines))
+        parts.append("Wall time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in secs.items()))
+        _plot_p_outlier(fits, out / f"contaminated_{n}.png", n)
+        parts.append(f"![contaminated {n}](contaminated_{n}.png)")
+        res[n] = r
+        md.append("\n\n".join(parts))
+    return res, "\n\n".join(md)
+
+
+def _plot_p_outlier(fits, path, n):
+    from matplotlib.figure import Figure
+
+    names = ["p_outlier", "v", "a", "z", "t"]
+    fig = Figure(figsize=(17, 3.2))
+    axes = fig.subplots(1, len(names))
+    styles = {"wfpt_est": ("WFPT", dict(color="gray", alpha=0.6)),
+              "nre_est": ("NRE (normalised)", dict(histtype="step", lw=2, color="darkblue")),
+              "ratio_est": ("raw ratio", dict(histtype="step", lw=2, color="crimson", ls="--"))}
+    for ax, p in zip(axes, names):
+        draws = {k: _flat_draws(fits[k]).get(p) for k in styles if k in fits}
+        draws = {k: v for k, v in draws.items() if v is not None}
+        if not draws:
+            ax.axis("off")
+            continue
+        lo = min(v.min() for v in draws.values())
+        hi = max(v.max() for v in draws.values())
+        bins = np.linspace(lo, hi, 50)
+        for k, v in draws.items():
+            label, st = styles[k]
+            ax.hist(v, bins=bins, density=True, label=label, **st)
+        ax.set_title(p)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"5 % contaminated DDM data, N = {n}, p_outlier estimated")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="integral,abs_error,contaminated")
+    ap.add_argument("--networks", default="ddm", help="comma list of model names (cache/shipped) or entry folders")
+    ap.add_argument("--n-theta", type=int, default=1000)
+    ap.add_argument("--sizes", default="1000,5000")
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=1000)
+    args = ap.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "normalised.json"
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    report["machine"] = platform.node()
+    report.setdefault("md", {})
+    order = ["integral", "abs_error", "contaminated"]
+    e = find_network("ddm")
+    header = [f"# Normalised NRE likelihood\n\nDDM network: `{e.metadata.get('reproduce')}` ({e.source}). "
+              f"Machine: {platform.node()}. NUTS (numpyro): 2 chains x ({args.tune} tune + {args.draws} draws), "
+              "uniform priors over the training box for v, a, z, t in every fit. Reproduce: "
+              "`.venv/bin/python benchmarks/normalised.py`."]
+    sections = {
+        "integral": lambda: section_integral(args.networks.split(","), RESULTS, args.n_theta),
+        "abs_error": lambda: section_abs_error(RESULTS),
+        "contaminated": lambda: section_contaminated(RESULTS, [int(s) for s in args.sizes.split(",")], args.draws, args.tune),
+    }
+    for name in args.only.split(","):
+        t0 = time.perf_counter()
+        stamp = time.strftime("%Y-%m-%d %H:%M")
+        print(f"== {name} ...", flush=True)
+        res, text = sections[name]()
+        report[name] = res
+        report["md"][name] = f"## {name} (run {stamp}, {time.perf_counter() - t0:.0f} s)\n\n{text}"
+        print(text, flush=True)
+        md = header + [report["md"][k] for k in order if k in report["md"]]
+        (RESULTS / "normalised.md").write_text("\n\n".join(md) + "\n")
+        path.write_text(json.dumps(report, indent=1, default=str))
+    print(f"wrote {RESULTS / 'normalised.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Parameter recovery and coverage of an NRE model over many simulated datasets.
+
+    .venv/bin/python benchmarks/recovery.py angle                 # 40 datasets x 300 trials
+    .venv/bin/python benchmarks/recovery.py angle --datasets 100 --trials 500
+    .venv/bin/python benchmarks/recovery.py race_no_bias_3 --lan ../shared/anchors/race_3_no_bias_lan_no_batch.onnx
+
+Each dataset's parameters are drawn from the prior the fit uses (uniform over the network's
+training box, so central-interval coverage is exact for the true posterior and any under-coverage
+is the likelihood's fault), then ``n_trials`` trials are simulated with ssm-simulators and fitted
+with ``hssm.HSSM(model=NAME, loglik_kind="nre", p_outlier=0)`` (numpyro, 1 chain x (400 + 400)).
+With ``--lan``, the same datasets are fitted with that LAN (HSSM's approx_differentiable) beside it.
+
+Reports per parameter: correlation of posterior mean with truth, RMSE / prior SD (how much the
+data taught), posterior SD / prior SD, and coverage of central 50 / 90 / 95 % intervals with its
+Monte Carlo SE. Writes benchmarks/results/recovery_<model>.md / .json and a truth-vs-estimate PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import hssm
+from hssm_nre.cache import find_network, load_entry
+from hssm_nre.compare import _flat_draws, simulate_dataset
+from hssm_nre.simulate import sample_parameters
+
+RESULTS = Path(__file__).parent / "results"
+LEVELS = (0.5, 0.9, 0.95)
+
+
+def _fit(df, model, kind, spec, weights, seed, draws, tune, lan=None):
+    include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}} for p, (lo, hi) in spec.bounds.items()]
+    if kind == "nre":
+        m = hssm.HSSM(data=df, model=model, loglik_kind="nre", nre_weights=weights, include=include, p_outlier=0)
+    else:
+        mc = {"list_params": list(spec.params), "bounds": spec.bounds, "backend": "jax"}
+        m = hssm.HSSM(data=df, model=model, loglik_kind="approx_differentiable", loglik=str(lan),
+                      include=include, p_outlier=0, model_config=mc)
+    t0 = time.perf_counter()
+    idata = m.sample(draws=draws, tune=tune, chains=1, progressbar=False, random_seed=seed)
+    return _flat_draws(idata), time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--weights", default=None, help="network folder (default: the one HSSM would use)")
+    ap.add_argument("--datasets", type=int, default=40)
+    ap.add_argument("--trials", type=int, default=300)
+    ap.add_argument("--draws", type=int, default=400)
+    ap.add_argument("--tune", type=int, default=400)
+    ap.add_argument("--lan", default=None, help="an ONNX LAN for the same model, fitted beside the NRE")
+    args = ap.parse_args()
+    entry = load_entry(args.weights) if args.weights else find_network(args.model)
+    spec = entry.spec
+    kinds = ["nre"] + (["lan"] if args.lan else [])
+    rng = np.random.default_rng(123)
+    lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
+    truth, est = [], {k: {"mean": [], "sd": [], "hits": {lv: [] for lv in LEVELS}, "seconds": []} for k in kinds}
+    t_all = time.perf_counter()
+    for d in range(args.datasets):
+        theta = sample_parameters(spec, 1, rng)[0]
+        df = simulate_dataset(spec.name, args.trials, theta=dict(zip(spec.params, theta.tolist())), seed=1000 + d)
+        truth.append(theta)
+        for k in kinds:
+            dr, secs = _fit(df, args.model, k, spec, str(entry.path), d, args.draws, args.tune, args.lan)
+            x = np.column_stack([dr[p] for p in spec.params])
+            est[k]["mean"].append(x.mean(0))
+            est[k]["sd"].append(x.std(0))
+            est[k]["seconds"].append(secs)
+            for lv in LEVELS:
+                ql, qh = np.quantile(x, [(1 - lv) / 2, 1 - (1 - lv) / 2], axis=0)
+                est[k]["hits"][lv].append((ql <= theta) & (theta <= qh))
+        print(f"dataset {d + 1}/{args.datasets} done ({time.perf_counter() - t_all:.0f} s)", flush=True)
+    truth = np.asarray(truth)
+    prior_sd = (hi - lo) / np.sqrt(12)
+    md = [f"# Recovery and coverage: {spec.name}", "",
+          f"Network: `{entry.metadata.get('reproduce')}` ({entry.source}). {args.datasets} datasets x {args.trials} trials, "
+          f"parameters drawn from the fit's prior (uniform over the training box); numpyro 1 x ({args.tune} + {args.draws}), "
+          f"p_outlier = 0. Machine: {platform.node()}. Reproduce: `.venv/bin/python benchmarks/recovery.py {args.model}"
+          f"{' --lan ' + args.lan if args.lan else ''} --datasets {args.datasets} --trials {args.trials}`.", ""]
+    out = {"model": spec.name, "network": str(entry.path), "datasets": args.datasets, "trials": args.trials, "kinds": {}}
+    n = args.datasets
+    se = {lv: np.sqrt(lv * (1 - lv) / n) for lv in LEVELS}
+    for k in kinds:
+        mean, sd = np.asarray(est[k]["mean"]), np.asarray(est[k]["sd"])
+        cov = {lv: np.asarray(est[k]["hits"][lv]).mean(0) for lv in LEVELS}
+        corr = [float(np.corrcoef(truth[:, j], mean[:, j])[0, 1]) for j in range(spec.n_params)]
+        rmse = np.sqrt(((mean - truth) ** 2).mean(0)) / prior_sd
+        shrink = sd.mean(0) / prior_sd
+        md += [f"## {k.upper()} (median fit {np.median(est[k]['seconds']):.1f} s)", "",
+               "| param | corr(mean, truth) | RMSE / prior sd | post sd / prior sd | cover 50 % | cover 90 % | cover 95 % |",
+               "|---|---|---|---|---|---|---|"]
+        for j, p in enumerate(spec.params):
+            md.append(f"| {p} | {corr[j]:.3f} | {rmse[j]:.3f} | {shrink[j]:.3f} | "
+                      + " | ".join(f"{cov[lv][j]:.2f}" for lv in LEVELS) + " |")
+        md.append(f"| MC SE of coverage | | | | {se[0.5]:.3f} | {se[0.9]:.3f} | {se[0.95]:.3f} |")
+        under = [(p, lv, float(cov[lv][j])) for j, p in enumerate(spec.params) for lv in LEVELS if cov[lv][j] < lv - 2 * se[lv]]
+        md += ["", "Under-coverage beyond 2 MC SE: " + (", ".join(f"{p} at {lv:.0%} ({c:.2f})" for p, lv, c in under) or "none") + ".", ""]
+        out["kinds"][k] = {"corr": corr, "rmse_over_prior_sd": rmse.tolist(), "sd_over_prior_sd": shrink.tolist(),
+                           "coverage": {str(lv): cov[lv].tolist() for lv in LEVELS}, "under_coverage": under,
+                           "median_seconds": float(np.median(est[k]["seconds"])), "mean": mean.tolist(), "sd": sd.tolist()}
+    out["truth"] = truth.tolist()
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.3 * spec.n_params, 3.2))
+    axes = fig.subplots(1, spec.n_params)
+    for j, (ax, p) in enumerate(zip(np.atleast_1d(axes), spec.params)):
+        for k, col in zip(kinds, ("darkblue", "crimson")):
+            mean, sd = np.asarray(est[k]["mean"]), np.asarray(est[k]["sd"])
+            ax.errorbar(truth[:, j], mean[:, j], yerr=sd[:, j], fmt="o", ms=3, color=col, alpha=0.7, label=k.upper())
+        ax.plot([lo[j], hi[j]], [lo[j], hi[j]], "k--", lw=1)
+        ax.set_title(p); ax.set_xlabel("truth")
+    np.atleast_1d(axes)[0].set_ylabel("posterior mean +- sd"); np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(RESULTS / f"recovery_{spec.name}.png", dpi=90)
+    md.append(f"![recovery](recovery_{spec.name}.png)")
+    (RESULTS / f"recovery_{spec.name}.md").write_text("\n".join(md) + "\n")
+    (RESULTS / f"recovery_{spec.name}.json").write_text(json.dumps(out, indent=1, default=str))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
