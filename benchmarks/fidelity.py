@@ -302,7 +302,9 @@ def main():
     header = [f"# DDM NRE benchmark\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
           f"({entry.source}). Machine: {platform.node()}, {platform.processor() or platform.machine()}. "
           f"NUTS: 2 chains x ({args.tune} tune + {args.draws} draws), "
-          "uniform priors over the training box in both models, p_outlier = 0. Sections run at the "
+          "uniform priors over the training box in both models for v, a, z, t (regression and group terms: "
+          "the analytic model's HSSM default priors in both, see `compare.shared_regression_priors`), "
+          "p_outlier = 0. Sections run at the "
           "times given in their headings."]
     sections = {
         "error": lambda: section_error(entry, RESULTS, args.quick),

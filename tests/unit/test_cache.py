@@ -82,17 +82,27 @@ def test_find_network_prefers_matching_cache_then_shipped(tiny_entry, isolated_c
 
 
 def test_missing_network_error_says_how_to_train():
-    with pytest.raises(NetworkNotFoundError, match="hssm-nre train angle"):
-        cache.find_network("angle")
+    with pytest.raises(NetworkNotFoundError, match="hssm-nre train ornstein_angle"):
+        cache.find_network("ornstein_angle")
 
 
-def test_shipped_ddm_is_small_and_loads():
-    p = cache.shipped_dir() / "ddm"
+SHIPPED = sorted(d.name for d in cache.shipped_dir().iterdir() if d.is_dir())
+
+
+def test_ddm_and_angle_are_shipped():
+    assert {"ddm", "angle"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_networks_are_small_documented_and_load(name):
+    p = cache.shipped_dir() / name
     assert (p / "weights.npz").stat().st_size < 400_000
-    e = cache.load_entry(p)
-    meta = e.metadata
-    assert meta["reproduce"].startswith("hssm-nre train ddm")
+    e = cache.load_entry(p)  # checksum verified
+    assert e.spec.name == name
+    assert e.metadata["reproduce"].startswith(f"hssm-nre train {name}")
     assert e.evidence is not None
+    readme = (p / "README.md").read_text()
+    assert e.metadata["reproduce"] in readme  # the validation record names how to rebuild it
 
 
 def test_copied_entry_folder_loads_anywhere(tiny_entry, tmp_path):

@@ -11,7 +11,8 @@ def test_list_shows_every_model_with_a_status(capsys):
     assert {r["model"] for r in rows} == set(available_models())
     by = {r["model"]: r for r in rows}
     assert by["ddm"]["status"] == "shipped"
-    assert by["angle"]["status"] == "trainable"
+    assert by["angle"]["status"] == "shipped"
+    assert by["ornstein_angle"]["status"] == "trainable"
 
 
 def test_info_prints_box_and_network(capsys):

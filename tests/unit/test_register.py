@@ -44,10 +44,9 @@ def test_bad_input_fails_before_any_expensive_work(ddm_data, no_network, mutate,
 
 def test_untrained_model_error_says_how_to_train(ddm_data):
     df = ddm_data[["rt", "response"]].copy()
-    df["response"] = np.where(df.response > 0, 1, 0)  # angle uses choices -1/1 too; keep valid
-    df["response"] = np.where(df.response > 0, 1, -1)
-    with pytest.raises(NetworkNotFoundError, match="hssm-nre train angle"):
-        hssm.HSSM(data=df, model="angle", loglik_kind="nre")
+    df["response"] = np.where(df.response > 0, 1, -1)  # ornstein uses choices -1/1 too
+    with pytest.raises(NetworkNotFoundError, match="hssm-nre train ornstein_angle"):
+        hssm.HSSM(data=df, model="ornstein_angle", loglik_kind="nre")
 
 
 def test_other_kinds_are_untouched(ddm_data):
