@@ -210,6 +210,17 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
         raise ValueError(
             f"The network at {entry.path} was trained with spec {entry.spec}, expected {spec}."
         )
+    validation = entry.metadata.get("validation") or {}
+    if validation.get("status") == "failed":
+        warnings.warn(
+            f"The {entry.source} {spec.name!r} network failed its validation: "
+            f"{validation.get('summary', '')} Its record is in {entry.path / 'README.md'}. "
+            f"For inference you rely on, train a larger network (e.g. `hssm-nre train {spec.name} "
+            "--n-simulations 15000000 --steps 60000 --batch-size 4096`, minutes on a GPU) and it "
+            "will be used from the cache.",
+            UserWarning,
+            stacklevel=4,
+        )
     evidence_fn = None
     if kind == "normalised":
         if entry.evidence is None:

@@ -83,3 +83,16 @@ def test_pickle_round_trip_rebuilds_through_nre(ddm_data, tiny_path):
     assert m2.nre.path == m.nre.path
     pt = m.pymc_model.initial_point()
     assert np.isclose(m.pymc_model.compile_logp()(pt), m2.pymc_model.compile_logp()(pt))
+
+
+def test_a_network_that_failed_validation_warns(ddm_data, tiny_path, tmp_path):
+    import json
+    import shutil
+
+    dst = tmp_path / "net"
+    shutil.copytree(tiny_path, dst)
+    meta = json.loads((dst / "metadata.json").read_text())
+    meta["validation"] = {"status": "failed", "summary": "95 % intervals covered 50 %."}
+    (dst / "metadata.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="failed its validation: 95 % intervals covered 50 %"):
+        hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=dst)
