@@ -4,14 +4,17 @@ The single-trial logit is the NRE-C classifier output, whose optimum is
 log r(theta, x) = log p(x | theta) - log p(x). It is built as
 
     logit(theta, x) = F(theta, x) + G(x)                  where rt > t (u = rt - t > 0)
-                    = FLOOR + SLOPE * u                   where rt <= t (zero likelihood)
+                    = min(edge, FLOOR) + SLOPE * u        where rt <= t (zero likelihood)
+
+  (edge: the network's value at the support edge, u -> 0+)
 
 * ``G(x)`` depends on the data only. At the optimum it absorbs -log p(x), so
   ``F`` is free to approximate log p(x | theta) itself.
 * The region rt <= t has zero likelihood, known exactly: it is handled outside
   the network, and the network only ever sees u = rt - t > 0 (one input fewer,
-  no cliff to approximate). Below the support we return a finite floor with a
-  small slope in u, so NUTS has a gradient pushing ``t`` back below the data.
+  no cliff to approximate). Below the support we return a finite value, capped
+  at the network's value at the support edge, with a slope in u, so NUTS has a
+  gradient pushing ``t`` back below the data and no reason to stay above it.
 * Smooth activations (SiLU) everywhere: NUTS needs well-behaved gradients.
 
 Feature sets (chosen by :class:`hssm_nre.config.ModelSpec`):
@@ -223,4 +226,9 @@ def logit_fn(spec: ModelSpec, weights: Mapping[str, Any], theta, rt, choice, ops
     f = _mlp(mlp_in, weights, "f", n_f, ops) + ops.matmul(lin_in, weights["lin_W"])[..., 0]
     g = _mlp(ev_in, weights, "g", n_g, ops)
     inside = f + jac + g
-    return ops.where(u > 0, inside, FLOOR + SLOPE * u)
+    # Below the support the value is capped by the network's value at the support edge
+    # (``inside`` there is evaluated at u clipped to U_MIN / S_MIN), so moving t past a
+    # data point never raises that trial's log-likelihood: no local optimum with t above
+    # the fastest trials, where a chain started there could stay.
+    edge = ops.minimum(inside, FLOOR)
+    return ops.where(u > 0, inside, edge + SLOPE * u)

@@ -174,3 +174,21 @@ def test_hssm_regression_has_no_bound_cliff(ddm_data, tiny_path):
     ll_out = ll_out["log_likelihood"].to_dataset()["rt,response"].values
     assert np.all(ll_out > -60)  # not HSSM's -66.1 floor
     assert np.all(np.abs(ll_out[0, 0] - ll_in[0, 1]) < 3.0)  # 0.01 outside ~ the boundary value
+
+
+@pytest.mark.parametrize("which", ["tiny", "shipped"])
+def test_moving_t_past_a_data_point_never_raises_its_loglik(which, tiny_entry, x64):
+    """No local optimum with t above the fastest trial: the value below the support is
+    capped by the network's value at the support edge, then falls with t."""
+    from hssm_nre.cache import find_network
+    from hssm_nre.likelihood import make_batched_log_ratio_fn
+
+    e = tiny_entry if which == "tiny" else find_network("ddm")
+    f = make_batched_log_ratio_fn(e.spec, e.weights)
+    rt = 0.35
+    ts = rt + np.array([-5e-5, 1e-6, 1e-3, 1e-2, 0.1])  # just inside the support, then past it
+    for v, a, z in [(0.5, 1.2, 0.5), (-2.0, 0.4, 0.2), (2.5, 2.4, 0.8)]:
+        for c in (-1.0, 1.0):
+            th = np.array([[v, a, z, t] for t in ts])
+            vals = np.asarray(f(th, np.full(len(ts), rt), np.full(len(ts), c)))
+            assert np.all(np.diff(vals) <= 1e-6), (v, a, z, c, vals)
