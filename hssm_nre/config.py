@@ -145,6 +145,18 @@ def model_spec(name: str) -> ModelSpec:
             "`hssm-nre list` shows every model name."
         )
     cfg = cfg_all[name]
+    if any("choice_only" in str(tag) for tag in cfg.get("tags", ())):
+        raise UnsupportedModelError(
+            f"Model {name!r} is choice-only (its simulator returns no response times); "
+            "its likelihood over choices is a closed-form softmax that needs no ratio "
+            "estimator. Use HSSM's choice-only models instead."
+        )
+    if name.endswith("_vs_constraint"):
+        raise UnsupportedModelError(
+            f"Model {name!r} requires its drift rates to sum to 1 on every trial (the "
+            "simulator refuses anything else), a constraint that HSSM's per-parameter "
+            "bounds cannot express. Fit the unconstrained variant instead."
+        )
     params = tuple(cfg["params"])
     bounds = cfg.get("param_bounds_dict") or {
         p: (lo, hi) for p, lo, hi in zip(params, *cfg["param_bounds"])

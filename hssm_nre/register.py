@@ -157,6 +157,30 @@ def resolve_network(
     return entry
 
 
+def _keep_initvals_inside(model, bounds: dict) -> None:
+    """Move HSSM's default initial values strictly inside the training box.
+
+    HSSM starts every model at t = 0.025, a = 1.5, v = 0 (plus jitter) whatever the
+    bounds; where that lies on or outside a box edge (ddm_st's t in [0.25, 2.25], lba's
+    v in [0, 2.5]) the interval transform gives NaN and the chain never moves.
+    """
+    inits = getattr(model, "_initvals", None) or {}
+    for name, (lo, hi) in bounds.items():
+        if name not in inits or not (np.isfinite(lo) and np.isfinite(hi)):
+            continue
+        val = np.asarray(inits[name])
+        margin = 0.01 * (hi - lo)
+        inits[name] = np.clip(val, lo + margin, hi - margin).astype(val.dtype)
+
+
+def _hssm_ships(model: str) -> bool:
+    from typing import get_args
+
+    from hssm.defaults import SupportedModels
+
+    return model in get_args(SupportedModels)
+
+
 def _uniform_priors(bounds: dict) -> dict:
     return {p: {"name": "Uniform", "lower": lo, "upper": hi} for p, (lo, hi) in bounds.items()}
 
@@ -257,7 +281,9 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     call["loglik_kind"] = "approx_differentiable"
     call["loglik"] = loglik
     call["model_config"] = mc
-    call["choices"] = None
+    # HSSM reads a non-built-in model's choices from ssm-simulators' config, where some
+    # models (lca_3, lba_angle_3, ...) only have `nchoices`: pass them explicitly.
+    call["choices"] = None if _hssm_ships(model) else list(spec.choices)
     # HSSM masks every trial whose regression parameter leaves its bounds with a
     # constant -66.1: a cliff NUTS cannot cross (see likelihood.SOFT_WALL). The
     # bounds still shape the default priors; only the mask is dropped, for the
@@ -276,6 +302,7 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
         original_init(self, **call)
     finally:
         self.__dict__.pop("_make_model_distribution", None)
+    _keep_initvals_inside(self, bounds)
     self._init_args = user_args
     self.nre = NREInfo(spec, entry.path, entry.source, kind, entry.metadata)
     _log.info("NRE likelihood for %r from %s (%s).", spec.name, entry.path, entry.source)

@@ -53,3 +53,16 @@ def test_spec_and_settings_round_trip():
     assert type(s).from_dict(s.to_dict()) == s
     t = TrainSettings(widths=(8, 8), seed=3)
     assert TrainSettings.from_dict(t.to_dict()) == t
+
+
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("inv_temp_softmax_2", "choice-only"),
+        ("lba_3_vs_constraint", "sum to 1"),
+        ("full_ddm_rv", "depends on other parameters"),
+    ],
+)
+def test_models_an_nre_cannot_express_are_refused_with_the_reason(name, match):
+    with pytest.raises(UnsupportedModelError, match=match):
+        model_spec(name)

@@ -96,3 +96,15 @@ def test_a_network_that_failed_validation_warns(ddm_data, tiny_path, tmp_path):
     (dst / "metadata.json").write_text(json.dumps(meta))
     with pytest.warns(UserWarning, match="failed its validation: 95 % intervals covered 50 %"):
         hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=dst)
+
+
+def test_initial_values_are_moved_inside_the_box():
+    """HSSM's default t = 0.025 lies below ddm_st's box [0.25, 2.25]: NaN chains without this."""
+    from types import SimpleNamespace
+
+    from hssm_nre.register import _keep_initvals_inside
+
+    m = SimpleNamespace(_initvals={"t": np.array(0.025), "v": np.array(0.0), "a": np.array(1.5)})
+    _keep_initvals_inside(m, {"t": (0.25, 2.25), "v": (0.0, 2.5), "a": (0.3, 2.5)})
+    assert 0.25 < float(m._initvals["t"]) < 0.3 and 0.0 < float(m._initvals["v"]) < 0.1
+    assert float(m._initvals["a"]) == 1.5 and m._initvals["t"].dtype == np.float64
