@@ -35,6 +35,8 @@ from hssm_nre.compare import _diagnostics, _flat_draws, compare_with_wfpt, plot_
 from hssm_nre.likelihood import make_batched_log_ratio_fn
 from hssm_nre.reference import per_trial_error
 
+from _report import run_section, write_report
+
 RESULTS = Path(__file__).parent / "results"
 LAN = Path(__file__).resolve().parents[1].parent / "shared" / "anchors" / "ddm_lan.onnx"
 TARGET_SD = 0.25
@@ -321,16 +323,8 @@ def main():
             report["cost"]["n_simulations"] = entry.settings.n_simulations
             report["md"]["cost"] = "## Cost\n\n" + "\n".join(f"- {k}: {v}" for k, v in report["cost"].items())
         else:
-            t0 = time.perf_counter()
-            stamp = time.strftime("%Y-%m-%d %H:%M")
-            print(f"== {name} ...", flush=True)
-            res, text = sections[name]()
-            report[name] = res
-            report["md"][name] = f"## {name} (run {stamp}, {time.perf_counter() - t0:.0f} s)\n\n{text}"
-            print(text, flush=True)
-        md = header + [report["md"][k] for k in order if k in report["md"]]
-        (RESULTS / f"{args.tag}.md").write_text("\n\n".join(md) + "\n")
-        (RESULTS / f"{args.tag}.json").write_text(json.dumps(report, indent=1, default=str))
+            run_section(report, name, sections[name])
+        write_report(report, header, order, RESULTS / f"{args.tag}.md", RESULTS / f"{args.tag}.json")
     print(f"wrote {RESULTS / (args.tag + '.md')}")
 
 

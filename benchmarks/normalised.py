@@ -41,6 +41,8 @@ from hssm_nre.compare import (
 from hssm_nre.normalisation import absolute_error_vs_wfpt, make_log_density_fn, normalisation_integrals
 from hssm_nre.simulate import sample_parameters
 
+from _report import run_section, write_report
+
 RESULTS = Path(__file__).parent / "results"
 TRUTH = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
 TARGET_SD = 0.25
@@ -248,16 +250,8 @@ def main():
         "contaminated": lambda: section_contaminated(RESULTS, [int(s) for s in args.sizes.split(",")], args.draws, args.tune),
     }
     for name in args.only.split(","):
-        t0 = time.perf_counter()
-        stamp = time.strftime("%Y-%m-%d %H:%M")
-        print(f"== {name} ...", flush=True)
-        res, text = sections[name]()
-        report[name] = res
-        report["md"][name] = f"## {name} (run {stamp}, {time.perf_counter() - t0:.0f} s)\n\n{text}"
-        print(text, flush=True)
-        md = header + [report["md"][k] for k in order if k in report["md"]]
-        (RESULTS / "normalised.md").write_text("\n\n".join(md) + "\n")
-        path.write_text(json.dumps(report, indent=1, default=str))
+        run_section(report, name, sections[name])
+        write_report(report, header, order, RESULTS / "normalised.md", path)
     print(f"wrote {RESULTS / 'normalised.md'}")
 
 
