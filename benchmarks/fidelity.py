@@ -188,10 +188,10 @@ def _hierarchical_one(weights, out, n_sub, per, draws, tune):
                                 + f"\n\n![hierarchical]({PLOT_PREFIX['value']}posterior_hierarchical_{n_sub * per}.png)")
 
 
-def section_calibration(weights, out, quick):
+def section_calibration(weights, out, quick, n_sets=None):
     """Coverage of central credible intervals of the NRE posterior under the prior (SBC-style)."""
     spec = hssm_nre.model_spec("ddm")
-    n_sets = 30 if quick else 100
+    n_sets = n_sets or (30 if quick else 100)
     n_trials = 100
     levels = (0.5, 0.9, 0.95)
     rng = np.random.default_rng(21)
@@ -281,6 +281,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tag", default="fidelity", help="report name: benchmarks/results/<tag>.md/.json")
     ap.add_argument("--sizes", default=None, help="trial counts for flat/regression/hierarchical, e.g. 100,1000")
+    ap.add_argument("--calibration-sets", type=int, default=None, help="datasets for the coverage section (100)")
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     args = ap.parse_args()
@@ -313,7 +314,7 @@ def main():
         "flat": lambda: section_flat(weights, RESULTS, args.quick, args.draws, args.tune),
         "regression": lambda: section_regression(weights, RESULTS, args.quick, args.draws, args.tune),
         "hierarchical": lambda: section_hierarchical(weights, RESULTS, args.quick, args.draws, args.tune),
-        "calibration": lambda: section_calibration(weights, RESULTS, args.quick),
+        "calibration": lambda: section_calibration(weights, RESULTS, args.quick, args.calibration_sets),
         "speed": lambda: section_speed(weights, RESULTS, args.quick, args.draws, args.tune),
     }
     for name in only:
