@@ -19,6 +19,13 @@ def run_section(report: dict, name: str, fn: Callable[[], tuple]) -> None:
     print(text, flush=True)
 
 
+def verdict(rows: list[dict], target_sd: float = 0.25) -> tuple[float, tuple[float, float], bool]:
+    """Worst |mean diff| / analytic sd, the sd-ratio range, and whether both meet the targets."""
+    worst = max(r["abs_diff_over_sd"] for r in rows)
+    sdr = [r["sd_ratio"] for r in rows]
+    return worst, (min(sdr), max(sdr)), worst <= target_sd and 0.9 <= min(sdr) and max(sdr) <= 1.1
+
+
 def write_report(report: dict, header: list[str], order: list[str], md_path: Path, json_path: Path) -> None:
     """Write the markdown (header, then sections in ``order``) and the JSON, after every section."""
     md = header + [report["md"][k] for k in order if k in report.get("md", {})]

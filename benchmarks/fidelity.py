@@ -31,11 +31,18 @@ import numpy as np
 import hssm
 import hssm_nre
 from hssm_nre.cache import find_network, load_entry
-from hssm_nre.compare import _diagnostics, _flat_draws, compare_with_wfpt, plot_comparison, simulate_dataset
+from hssm_nre.compare import (
+    _diagnostics,
+    _flat_draws,
+    compare_with_wfpt,
+    plot_comparison,
+    simulate_dataset,
+    uniform_box_include,
+)
 from hssm_nre.likelihood import make_batched_log_ratio_fn
 from hssm_nre.reference import per_trial_error
 
-from _report import run_section, write_report
+from _report import run_section, verdict, write_report
 
 RESULTS = Path(__file__).parent / "results"
 LAN = Path(__file__).resolve().parents[1].parent / "shared" / "anchors" / "ddm_lan.onnx"
@@ -104,10 +111,8 @@ def _fit_pair(data, include, seed, draws, tune, chains, weights, tag, out, truth
 
 
 def _fidelity_md(title, cmp):
-    worst = max(r["abs_diff_over_sd"] for r in cmp.rows)
-    sdr = [r["sd_ratio"] for r in cmp.rows]
-    ok = worst <= TARGET_SD and min(sdr) >= 0.9 and max(sdr) <= 1.1
-    return (f"#### {title}: max |diff|/sd = {worst:.2f}, sd ratio in [{min(sdr):.2f}, {max(sdr):.2f}] "
+    worst, sdr, ok = verdict(cmp.rows, TARGET_SD)
+    return (f"#### {title}: max |diff|/sd = {worst:.2f}, sd ratio in [{sdr[0]:.2f}, {sdr[1]:.2f}] "
             f"-> {'MET' if ok else 'NOT MET'}\n\n" + cmp.to_markdown())
 
 
@@ -241,7 +246,7 @@ def section_speed(weights, out, quick, draws, tune):
     rows = []
     names = ["v", "a", "z", "t"]
     spec = hssm_nre.model_spec("ddm")
-    include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}} for p, (lo, hi) in spec.bounds.items()]
+    include = uniform_box_include(spec)
     for n in ([1000] if quick else [1000, 5000]):
         data = simulate_dataset("ddm", n, theta=TRUTH, seed=300 + n)
         for sampler in ["numpyro", "pymc"]:

@@ -36,12 +36,14 @@ from hssm_nre.compare import (
     contaminate,
     loo_table,
     posterior_table,
+    rows_markdown,
     simulate_dataset,
+    uniform_box_include,
 )
 from hssm_nre.normalisation import absolute_error_vs_wfpt, make_log_density_fn, normalisation_integrals
 from hssm_nre.simulate import sample_parameters
 
-from _report import run_section, write_report
+from _report import run_section, verdict, write_report
 
 RESULTS = Path(__file__).parent / "results"
 TRUTH = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
@@ -123,22 +125,11 @@ def section_abs_error(out):
 
 def _fit(data, kind, p_outlier, draws, tune, seed, **kw):
     spec = hssm_nre.model_spec("ddm")
-    include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}} for p, (lo, hi) in spec.bounds.items()]
+    include = uniform_box_include(spec)
     m = hssm.HSSM(data=data, model="ddm", loglik_kind=kind, include=include, p_outlier=p_outlier, **kw)
     t0 = time.perf_counter()
     idata = m.sample(sampler="numpyro", draws=draws, tune=tune, chains=2, random_seed=seed, progressbar=False)
     return idata, time.perf_counter() - t0
-
-
-def _rows_md(rows):
-    lines = ["| param | NRE mean | NRE sd | WFPT mean | WFPT sd | abs diff / WFPT sd | sd ratio |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['param']} | {r['mean_nre']:.4f} | {r['sd_nre']:.4f} | {r['mean_wfpt']:.4f} | "
-                     f"{r['sd_wfpt']:.4f} | {r['abs_diff_over_sd']:.2f} | {r['sd_ratio']:.2f} |")
-    worst = max(r["abs_diff_over_sd"] for r in rows)
-    sdr = [r["sd_ratio"] for r in rows]
-    ok = worst <= TARGET_SD and 0.9 <= min(sdr) and max(sdr) <= 1.1
-    return worst, (min(sdr), max(sdr)), ok, "\n".join(lines)
 
 
 def section_contaminated(out, sizes, draws, tune):
@@ -169,7 +160,8 @@ def section_contaminated(out, sizes, draws, tune):
             if a not in fits:
                 continue
             rows = posterior_table(fits[a], fits[b])
-            worst, sdr, ok, table = _rows_md(rows)
+            worst, sdr, ok = verdict(rows, TARGET_SD)
+            table = rows_markdown(rows)
             r[a] = {"rows": rows, "worst": worst, "sd_ratio": sdr, "met": ok,
                     "divergences": [_diagnostics(fits[a])["divergences"], _diagnostics(fits[b])["divergences"]]}
             parts.append(f"#### {label}: max |diff|/sd = {worst:.2f}, sd ratio in [{sdr[0]:.2f}, {sdr[1]:.2f}]"

@@ -27,7 +27,7 @@ import numpy as np
 
 import hssm
 from hssm_nre.cache import find_network, load_entry
-from hssm_nre.compare import _flat_draws, simulate_dataset
+from hssm_nre.compare import _flat_draws, simulate_dataset, uniform_box_include
 from hssm_nre.simulate import sample_parameters
 
 RESULTS = Path(__file__).parent / "results"
@@ -35,7 +35,7 @@ LEVELS = (0.5, 0.9, 0.95)
 
 
 def _fit(df, model, kind, spec, weights, seed, draws, tune, lan=None):
-    include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}} for p, (lo, hi) in spec.bounds.items()]
+    include = uniform_box_include(spec)
     if kind == "nre":
         m = hssm.HSSM(data=df, model=model, loglik_kind="nre", nre_weights=weights, include=include, p_outlier=0)
     else:

@@ -27,6 +27,8 @@ __all__ = [
     "loo_table",
     "loo_pointwise",
     "shared_regression_priors",
+    "rows_markdown",
+    "uniform_box_include",
 ]
 
 
@@ -271,16 +273,7 @@ class Comparison:
         return max(r["abs_diff_over_sd"] for r in self.rows)
 
     def to_markdown(self) -> str:
-        lines = [
-            "| param | NRE mean | NRE sd | WFPT mean | WFPT sd | abs diff / WFPT sd | sd ratio |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for r in self.rows:
-            lines.append(
-                f"| {r['param']} | {r['mean_nre']:.4f} | {r['sd_nre']:.4f} | {r['mean_wfpt']:.4f} "
-                f"| {r['sd_wfpt']:.4f} | {r['abs_diff_over_sd']:.2f} | {r['sd_ratio']:.2f} |"
-            )
-        lines.append("")
+        lines = [rows_markdown(self.rows), ""]
         lines.append(
             f"Wall time: NRE {self.seconds_nre:.1f} s, WFPT {self.seconds_wfpt:.1f} s "
             f"(ratio {self.seconds_nre / self.seconds_wfpt:.2f}). "
@@ -288,6 +281,32 @@ class Comparison:
             f"WFPT {self.diagnostics['wfpt']['divergences']}."
         )
         return "\n".join(lines)
+
+
+def rows_markdown(rows: list[dict[str, Any]]) -> str:
+    """The :func:`posterior_table` rows as a markdown table."""
+    lines = [
+        "| param | NRE mean | NRE sd | WFPT mean | WFPT sd | abs diff / WFPT sd | sd ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['param']} | {r['mean_nre']:.4f} | {r['sd_nre']:.4f} | {r['mean_wfpt']:.4f} "
+            f"| {r['sd_wfpt']:.4f} | {r['abs_diff_over_sd']:.2f} | {r['sd_ratio']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def uniform_box_include(spec, include: list[dict] | None = None) -> list[dict]:
+    """``include`` plus a uniform prior over the training box for every parameter it does not name."""
+    include = [dict(i) for i in (include or [])]
+    named = {i["name"] for i in include}
+    include += [
+        {"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}}
+        for p, (lo, hi) in spec.bounds.items()
+        if p not in named
+    ]
+    return include
 
 
 def plot_comparison(cmp: Comparison, path: str | Path, truth: dict[str, float] | None = None) -> Path:
@@ -372,11 +391,7 @@ def compare_with_wfpt(
 
     install()
     spec = model_spec("ddm")
-    include = [dict(i) for i in (include or [])]
-    named = {i["name"] for i in include}
-    for p, (lo, hi) in spec.bounds.items():
-        if p not in named:
-            include.append({"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": hi}})
+    include = uniform_box_include(spec, include)
     include = shared_regression_priors(data, include, p_outlier=p_outlier)
     common = dict(model="ddm", include=include, p_outlier=p_outlier)
     sample_kw = dict(

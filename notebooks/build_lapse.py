@@ -3,10 +3,7 @@
 Uses the shipped DDM and angle networks: nothing is trained. About 6 minutes on 2 CPU cores.
 """
 
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
+from _build import build
 
 cells = [
     ("md", """# A normalised NRE likelihood: contaminated data, HSSM's lapse, and LOO model comparison
@@ -129,10 +126,4 @@ print(f"With raw ratios the elpd difference (angle - ddm) would move by {shift:+
       "an artefact of the two training priors, not evidence about the models.")"""),
 ]
 
-nb = nbformat.v4.new_notebook()
-nb.cells = [nbformat.v4.new_markdown_cell(s) if k == "md" else nbformat.v4.new_code_cell(s) for k, s in cells]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-here = Path(__file__).parent
-NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(here)}}).execute()
-nbformat.write(nb, here / "lapse_and_loo.ipynb")
-print("wrote", here / "lapse_and_loo.ipynb")
+build(cells, "lapse_and_loo.ipynb", timeout=3600)

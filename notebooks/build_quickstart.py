@@ -1,9 +1,6 @@
 """Write and execute notebooks/quickstart.ipynb (run from the repo root with the venv's python)."""
 
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
+from _build import build
 
 cells = [
     ("md", """# hssm_nre quickstart: the DDM with an NRE likelihood, side by side with analytic WFPT
@@ -69,10 +66,4 @@ idata_hier = m_hier.sample(draws=300, tune=300, chains=1, progressbar=False)
 print({k: round(float(idata_hier["posterior"][k].mean()), 3) for k in ["v_Intercept", "v_1|participant_id_sigma", "a", "z", "t"]})"""),
 ]
 
-nb = nbformat.v4.new_notebook()
-nb.cells = [nbformat.v4.new_markdown_cell(s) if k == "md" else nbformat.v4.new_code_cell(s) for k, s in cells]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-here = Path(__file__).parent
-NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(here)}}).execute()
-nbformat.write(nb, here / "quickstart.ipynb")
-print("wrote", here / "quickstart.ipynb")
+build(cells, "quickstart.ipynb", timeout=1800)

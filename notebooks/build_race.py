@@ -3,10 +3,7 @@
 Uses the shipped race_no_bias_3 network: nothing is trained. About 5 minutes on 2 CPU cores.
 """
 
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
+from _build import build
 
 cells = [
     ("md", """# A hierarchical 3-choice race model with NUTS, through HSSM
@@ -94,10 +91,4 @@ ax[1].set_xlabel("quantile"); ax[1].set_ylabel("rt (s)"); ax[1].set_title("RT qu
 ax[1].legend(fontsize=8); plt.tight_layout(); plt.show()"""),
 ]
 
-nb = nbformat.v4.new_notebook()
-nb.cells = [nbformat.v4.new_markdown_cell(s) if k == "md" else nbformat.v4.new_code_cell(s) for k, s in cells]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-here = Path(__file__).parent
-NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(here)}}).execute()
-nbformat.write(nb, here / "race3_hierarchical.ipynb")
-print("wrote", here / "race3_hierarchical.ipynb")
+build(cells, "race3_hierarchical.ipynb", timeout=3600)
