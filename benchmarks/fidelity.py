@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/fidelity.py                 # everything (~45 min on 2 cores)
     .venv/bin/python benchmarks/fidelity.py --quick         # smaller run (~10 min)
     .venv/bin/python benchmarks/fidelity.py --only error,flat
+    .venv/bin/python benchmarks/fidelity.py --model ddm_sdv --only error,flat,regression,calibration
+
+``--model ddm_sdv`` compares the ddm_sdv network with HSSM's analytic ddm_sdv likelihood
+(report ``fidelity_ddm_sdv``; every section but ``speed``, whose LAN is the DDM's).
 
 Writes benchmarks/results/fidelity.md (tables), fidelity.json and PNG plots, all from one run
 on one machine. Sections:
@@ -34,7 +38,7 @@ from hssm_nre.cache import find_network, load_entry
 from hssm_nre.compare import (
     _diagnostics,
     _flat_draws,
-    compare_with_wfpt,
+    compare_with_analytic,
     plot_comparison,
     simulate_dataset,
     uniform_box_include,
@@ -48,6 +52,13 @@ RESULTS = Path(__file__).parent / "results"
 LAN = Path(__file__).resolve().parents[1].parent / "shared" / "anchors" / "ddm_lan.onnx"
 TARGET_SD = 0.25
 TRUTH = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
+#: The model compared (set by --model) and its extra parameters' true values.
+MODEL = {"value": "ddm"}
+EXTRA_TRUTH = {"ddm": {}, "ddm_sdv": {"sv": 1.0}}
+
+
+def truth() -> dict[str, float]:
+    return TRUTH | EXTRA_TRUTH[MODEL["value"]]
 
 
 def section_error(entry, out, quick):
@@ -104,8 +115,8 @@ SIZES = {"value": [100, 1000, 5000]}
 
 
 def _fit_pair(data, include, seed, draws, tune, chains, weights, tag, out, truth=None):
-    cmp = compare_with_wfpt(data, include=include, draws=draws, tune=tune, chains=chains, seed=seed,
-                            progressbar=False, nre_weights=weights, truth=truth)
+    cmp = compare_with_analytic(data, model=MODEL["value"], include=include, draws=draws, tune=tune,
+                                chains=chains, seed=seed, progressbar=False, nre_weights=weights, truth=truth)
     plot_comparison(cmp, out / f"{PLOT_PREFIX['value']}posterior_{tag}.png", truth)
     return cmp
 
@@ -119,10 +130,10 @@ def _fidelity_md(title, cmp):
 def section_flat(weights, out, quick, draws, tune):
     res, md = {}, []
     for n in SIZES["value"]:
-        data = simulate_dataset("ddm", n, theta=TRUTH, seed=100 + n)
-        cmp = _fit_pair(data, None, 1, draws, tune, 2, weights, f"flat_{n}", out, TRUTH)
+        data = simulate_dataset(MODEL["value"], n, theta=truth(), seed=100 + n)
+        cmp = _fit_pair(data, None, 1, draws, tune, 2, weights, f"flat_{n}", out, truth())
         res[n] = {"rows": cmp.rows, "seconds_nre": cmp.seconds_nre, "seconds_wfpt": cmp.seconds_wfpt}
-        md.append(_fidelity_md(f"Flat DDM, N = {n}", cmp) + f"\n\n![flat {n}]({PLOT_PREFIX['value']}posterior_flat_{n}.png)")
+        md.append(_fidelity_md(f"Flat {MODEL['value']} at {truth()}, N = {n}", cmp) + f"\n\n![flat {n}]({PLOT_PREFIX['value']}posterior_flat_{n}.png)")
     return res, "\n\n".join(md)
 
 
@@ -133,8 +144,9 @@ def _regression_data(n, seed):
     # training box (-3, 3): both likelihoods are then fitted to data from their own domain.
     x = np.random.default_rng(seed).normal(size=4 * n)
     x = x[np.abs(x) <= 3.5][:n]
-    th = np.column_stack([0.3 + 0.6 * x, np.full(n, 1.2), np.full(n, 0.5), np.full(n, 0.3)])
-    return simulate_trials("ddm", th, seed=seed + 1).assign(x=x)
+    rest = [np.full(n, val) for val in truth().values()][1:]
+    th = np.column_stack([0.3 + 0.6 * x, *rest])
+    return simulate_trials(MODEL["value"], th, seed=seed + 1).assign(x=x)
 
 
 def section_regression(weights, out, quick, draws, tune):
@@ -163,8 +175,8 @@ def _hierarchical_one(weights, out, n_sub, per, draws, tune):
     rng = np.random.default_rng(9)
     frames = []
     for j in range(n_sub):
-        theta = TRUTH | {"v": float(np.clip(0.5 + 0.4 * rng.normal(), -2.5, 2.5))}
-        d = simulate_dataset("ddm", per, theta=theta, seed=200 + j)
+        theta = truth() | {"v": float(np.clip(0.5 + 0.4 * rng.normal(), -2.5, 2.5))}
+        d = simulate_dataset(MODEL["value"], per, theta=theta, seed=200 + j)
         d["participant_id"] = j
         frames.append(d)
     data = pd.concat(frames, ignore_index=True)
@@ -195,7 +207,7 @@ def _hierarchical_one(weights, out, n_sub, per, draws, tune):
 
 def section_calibration(weights, out, quick, n_sets=None):
     """Coverage of central credible intervals of the NRE posterior under the prior (SBC-style)."""
-    spec = hssm_nre.model_spec("ddm")
+    spec = hssm_nre.model_spec(MODEL["value"])
     n_sets = n_sets or (30 if quick else 100)
     n_trials = 100
     levels = (0.5, 0.9, 0.95)
@@ -206,10 +218,10 @@ def section_calibration(weights, out, quick, n_sets=None):
     for k in range(n_sets):
         theta = {p: float(rng.uniform(lo, hi)) for p, (lo, hi) in spec.bounds.items()}
         theta["t"] = float(rng.uniform(0.0, 1.0))  # keep data inside the shared prior's support
-        data = simulate_dataset("ddm", n_trials, theta=theta, seed=1000 + k)
+        data = simulate_dataset(spec.name, n_trials, theta=theta, seed=1000 + k)
         include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": (1.0 if p == "t" else hi)}}
                    for p, (lo, hi) in spec.bounds.items()]
-        m = hssm.HSSM(data=data, model="ddm", loglik_kind="nre", nre_weights=weights, include=include, p_outlier=0)
+        m = hssm.HSSM(data=data, model=spec.name, loglik_kind="nre", nre_weights=weights, include=include, p_outlier=0)
         idata = m.sample(draws=400, tune=400, chains=1, progressbar=False, random_seed=k)
         dr = _flat_draws(idata)
         for p in spec.params:
@@ -282,7 +294,10 @@ def section_speed(weights, out, quick, draws, tune):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", default=None, help="network folder (default: the one HSSM would use)")
-    ap.add_argument("--only", default="error,flat,regression,hierarchical,calibration,speed,cost")
+    ap.add_argument("--model", default="ddm", choices=sorted(EXTRA_TRUTH),
+                    help="the model compared with HSSM's analytic likelihood")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated sections (default: all; for --model ddm_sdv all but speed)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tag", default="fidelity", help="report name: benchmarks/results/<tag>.md/.json")
     ap.add_argument("--sizes", default=None, help="trial counts for flat/regression/hierarchical, e.g. 100,1000")
@@ -290,12 +305,20 @@ def main():
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     args = ap.parse_args()
+    MODEL["value"] = args.model
+    if args.only is None:
+        args.only = "error,flat,regression,hierarchical,calibration" + (",speed" if args.model == "ddm" else "") + ",cost"
+    if args.model != "ddm":
+        if "speed" in args.only.split(","):
+            ap.error("the speed section compares with the DDM's LAN: use it with --model ddm only")
+        if args.tag == "fidelity":
+            args.tag = f"fidelity_{args.model}"
     PLOT_PREFIX["value"] = "" if args.tag == "fidelity" else f"{args.tag}_"
     if args.sizes:
         SIZES["value"] = [int(x) for x in args.sizes.split(",")]
     elif args.quick:
         SIZES["value"] = [100, 1000]
-    entry = load_entry(args.weights) if args.weights else find_network("ddm")
+    entry = load_entry(args.weights) if args.weights else find_network(args.model)
     weights = str(entry.path)
     RESULTS.mkdir(parents=True, exist_ok=True)
     only = args.only.split(",")
@@ -307,10 +330,11 @@ def main():
         report = {}
     report |= {"machine": platform.node(), "network": weights}
     report.setdefault("md", {})
-    header = [f"# DDM NRE benchmark\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
+    header = [f"# {args.model} NRE benchmark (reference: HSSM's analytic {args.model} likelihood, "
+              f"labelled WFPT)\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
           f"({entry.source}). Machine: {platform.node()}, {platform.processor() or platform.machine()}. "
           f"NUTS: 2 chains x ({args.tune} tune + {args.draws} draws), "
-          "uniform priors over the training box in both models for v, a, z, t (regression and group terms: "
+          f"uniform priors over the training box in both models for {', '.join(entry.spec.params)} (regression and group terms: "
           "the analytic model's HSSM default priors in both, see `compare.shared_regression_priors`), "
           "p_outlier = 0. Sections run at the "
           "times given in their headings."]

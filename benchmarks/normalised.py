@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/normalised.py                       # everything (~15 min on 2 cores)
     .venv/bin/python benchmarks/normalised.py --only integral,abs_error
     .venv/bin/python benchmarks/normalised.py --networks ddm,/path/to/angle/entry
+    .venv/bin/python benchmarks/normalised.py --only integral --networks ddm,ddm_sdv,full_ddm,angle,weibull,levy,ornstein,race_no_bias_3,lca_3
 
 Writes benchmarks/results/normalised.md, normalised.json and PNG plots. Sections:
 
@@ -60,8 +61,12 @@ def section_integral(networks, out, n_theta):
     from matplotlib.figure import Figure
 
     rows, res = [], {}
-    fig = Figure(figsize=(5 * len(networks), 3.6))
-    axes = fig.subplots(1, len(networks), squeeze=False)[0]
+    ncol = min(3, len(networks))
+    nrow = -(-len(networks) // ncol)
+    fig = Figure(figsize=(5 * ncol, 3.6 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    for ax in axes[len(networks):]:
+        ax.axis("off")
     md = []
     for ax, name in zip(axes, networks):
         e = _entry(name)
@@ -74,7 +79,8 @@ def section_integral(networks, out, n_theta):
         within = float(np.mean(np.abs(integ - 1) <= 0.05))
         q = np.quantile(integ, [0.025, 0.5, 0.975])
         rows.append((spec.name, e.source, n_theta, within, *q, integ.min(), integ.max(), secs))
-        res[spec.name] = {"integral": integ.tolist(), "theta": theta.tolist(), "within_5pct": within,
+        res[spec.name] = {"integral": np.round(integ, 5).tolist(), "theta": np.round(theta, 4).tolist(),
+                          "within_5pct": within,
                           "network": str(e.path)}
         ax.hist(integ, bins=60, color="gray")
         ax.axvspan(0.95, 1.05, color="green", alpha=0.12, label="1 +/- 0.05")

@@ -119,6 +119,15 @@ KERAS_OPS = _Lazy(_keras_ops)
 
 
 # ----------------------------------------------------------------------------- features
+def support_edge(spec: ModelSpec, theta):
+    """Lowest possible rt for parameters ``theta`` (..., n_params): t, or t - scale * st."""
+    edge = theta[..., spec.params.index("t")]
+    if spec.edge_shift is not None:
+        param, scale = spec.edge_shift
+        edge = edge - scale * theta[..., spec.params.index(param)]
+    return edge
+
+
 def n_features(spec: ModelSpec) -> tuple[int, int, int]:
     """Widths of (MLP input, linear-head input, evidence input)."""
     n_c = len(spec.choices)
@@ -126,6 +135,8 @@ def n_features(spec: ModelSpec) -> tuple[int, int, int]:
         return 5, 5, 1 + n_c
     n_theta = spec.n_params - (1 if spec.shift else 0)
     n = n_theta + 2 + n_c
+    if spec.edge_features:
+        return n + 1, 3, 1 + n_c
     return n, n, 1 + n_c
 
 
@@ -144,10 +155,7 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
     log_rt = xp.log(xp.maximum(rt, 1e-3))
     ev_in = xp.concatenate([log_rt[..., None], onehot], axis=-1)
 
-    if spec.shift:
-        u = rt - theta[..., spec.params.index("t")]
-    else:
-        u = rt
+    u = rt - support_edge(spec, theta) if spec.shift else rt
 
     if spec.ddm_scaling:
         i_v, i_a, i_z = (spec.params.index(p) for p in ("v", "a", "z"))
@@ -169,6 +177,15 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
     uc = xp.maximum(u, U_MIN)
     x_in = xp.stack([xp.log(uc) / 3.0, 0.01 / uc], axis=-1)
     mlp_in = xp.concatenate([th, x_in, onehot], axis=-1)
+    if spec.edge_features:
+        # distance from the start point (-a + 2 a z) to the boundary the choice names (+-a)
+        a, z = theta[..., spec.params.index("a")], theta[..., spec.params.index("z")]
+        upper = onehot[..., -1]
+        dist = 2.0 * a * (upper * (1.0 - z) + (1.0 - upper) * z)
+        d2u = dist * dist / uc
+        lin_in = xp.stack([d2u, xp.log(uc), xp.log(dist)], axis=-1)
+        mlp_in = xp.concatenate([mlp_in, (xp.log(d2u) / 5.0)[..., None]], axis=-1)
+        return mlp_in, lin_in, ev_in, ops.cast(0.0, dtype) * u, u
     return mlp_in, mlp_in, ev_in, ops.cast(0.0, dtype) * u, u
 
 
@@ -205,6 +222,9 @@ def init_weights(spec: ModelSpec, widths, evidence_widths, seed: int) -> dict[st
                 # -1 + 2 z': distance D = 2 d; log f = log D - 1.5 log s - D^2/2s
                 # + v' D - v'^2 s / 2 - log sqrt(2 pi).
                 w[:, 0] = [1.0, -1.5, -2.0, 2.0, -0.5]
+            elif spec.edge_features:
+                # the Wald density's leading terms: -D^2 / 2u - 1.5 log u + log D
+                w[:, 0] = [-0.5, -1.5, 1.0]
             out[name] = w
         else:
             lim = math.sqrt(6.0 / (shape[0] + shape[1]))

@@ -26,6 +26,7 @@ def _settings_from(args):
             else d.evidence_widths
         ),
         seed=d.seed if args.seed is None else args.seed,
+        extra={} if args.stop_after_steps is None else {"stop_after_steps": args.stop_after_steps},
     )
 
 
@@ -35,8 +36,19 @@ def cmd_train(args) -> int:
 
     spec = model_spec(args.model)  # fails fast on unknown or unsupported names
     settings = _settings_from(args)
-    entry = train(spec, settings, root=Path(args.cache_dir) if args.cache_dir else None)
+    entry = train(
+        spec,
+        settings,
+        root=Path(args.cache_dir) if args.cache_dir else None,
+        time_limit=None if args.time_limit is None else 60.0 * args.time_limit,
+    )
     m = entry.metadata
+    if m.get("stopped_early"):
+        print(
+            f"Stopped at the {args.time_limit:g}-minute limit after {m['steps_run']:,} of "
+            f"{m['planned_steps']:,} steps.",
+            file=sys.stderr,
+        )
     print(
         f"Trained {spec.name!r}: {m['steps_run']} steps in {m['train_seconds']} s "
         f"(+{m['simulation_seconds']} s simulating). Cached at {entry.path}"
@@ -82,7 +94,8 @@ def cmd_info(args) -> int:
     print("box:     " + ", ".join(f"{p} [{lo:g}, {hi:g}]" for p, (lo, hi) in spec.bounds.items()))
     print(f"choices: {list(spec.choices)}")
     print(f"features: {'DDM scaling + mirror symmetry' if spec.ddm_scaling else 'generic'}"
-          f"{', shift-aware (u = rt - t)' if spec.shift else ''}")
+          + (f", shift-aware (u = rt - t{' + ' + spec.edge_shift[0] if spec.edge_shift else ''})"
+             if spec.shift else ""))
     try:
         entry = find_network(spec.name)
     except NetworkNotFoundError as e:
@@ -93,6 +106,10 @@ def cmd_info(args) -> int:
     for key in ("reproduce", "train_seconds", "simulation_seconds", "steps_run", "versions"):
         if key in m:
             print(f"  {key}: {m[key]}")
+    validation = m.get("validation")
+    if validation:
+        print(f"  validation: {validation.get('status')} - {validation.get('summary', '')} "
+              f"(record: {entry.path / validation.get('record', 'README.md')})")
     return 0
 
 
@@ -142,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--widths", help="hidden widths, e.g. 128,128,128")
     t.add_argument("--evidence-widths", help="hidden widths of the x-only head, e.g. 64,64")
     t.add_argument("--seed", type=int)
+    t.add_argument(
+        "--stop-after-steps",
+        type=int,
+        metavar="N",
+        help="stop after N steps of the planned schedule (how time-limited networks are reproduced)",
+    )
+    t.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="MINUTES",
+        help="stop training after this many minutes (simulation included), keeping the weights so far",
+    )
     t.add_argument("--cache-dir", help="cache root (default: $HSSM_NRE_CACHE_DIR or ~/.cache/hssm_nre)")
     t.set_defaults(func=cmd_train)
 

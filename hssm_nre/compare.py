@@ -1,4 +1,5 @@
-"""Side-by-side fits: NRE against the analytic WFPT likelihood on the same DDM data.
+"""Side-by-side fits: NRE against HSSM's analytic likelihood on the same data
+(WFPT for the DDM, its sv form for ddm_sdv; ``reference.ANALYTIC_MODELS``).
 
 Both models get the same data, the same formulas, the same priors (uniform over
 the NRE's training box unless given), the same lapse setting, the same sampler
@@ -9,19 +10,21 @@ and seed. The table reports, per posterior variable, both means and SDs,
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .config import model_spec
+from .config import SIM_DELTA_T, SIM_MAX_T, model_spec
 
 __all__ = [
     "simulate_dataset",
     "simulate_trials",
     "contaminate",
     "compare_with_wfpt",
+    "compare_with_analytic",
     "Comparison",
     "posterior_table",
     "loo_table",
@@ -43,7 +46,10 @@ def simulate_dataset(
 
     Boundary-corrected models (the DDM) are simulated with the same
     discrete-monitoring correction as the training data, so the data come from
-    the continuous-time model (see :mod:`hssm_nre.simulate`).
+    the continuous-time model (see :mod:`hssm_nre.simulate`). Trials that have
+    not ended by max_t = 20 s (ssm-simulators returns them with rt ~ 20 s + t
+    and a made-up response) are left out and replaced by fresh ones, as in the
+    training data: the network models the trials an experiment records.
     """
     import pandas as pd
     import ssms
@@ -61,14 +67,47 @@ def simulate_dataset(
         if not lo <= val <= hi:
             raise ValueError(f"{p}={val} lies outside {model!r}'s training box [{lo}, {hi}].")
     sim_theta = simulator_theta(spec, np.asarray([[theta[p] for p in spec.params]], float))[0]
-    out = ssms.Simulator(model).simulate(
-        {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)},
-        n_samples=n_trials,
-        random_state=seed,
-        return_option="minimal",
-    )
+    rts, responses = [], []
+    kept = 0
+    for attempt in range(_TOP_UP_ROUNDS):
+        out = ssms.Simulator(model).simulate(
+            {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)},
+            n_samples=n_trials,
+            random_state=seed + 7919 * attempt,
+            return_option="minimal",
+            delta_t=SIM_DELTA_T,
+            max_t=SIM_MAX_T,
+        )
+        rt = np.asarray(out["rts"], float).ravel()
+        ch = np.asarray(out["choices"]).ravel()
+        ok = _recorded(spec, rt, ch, theta.get("t", 0.0))
+        rts.append(rt[ok])
+        responses.append(ch[ok])
+        kept += int(ok.sum())
+        if kept >= n_trials:
+            break
+    else:
+        warnings.warn(
+            f"{model} at {theta}: only {kept} of {n_trials} simulated trials ended before "
+            f"max_t = {SIM_MAX_T:g} s after {_TOP_UP_ROUNDS} rounds; returning those.",
+            stacklevel=2,
+        )
     return pd.DataFrame(
-        {"rt": np.asarray(out["rts"]).ravel(), "response": np.asarray(out["choices"]).ravel()}
+        {"rt": np.concatenate(rts)[:n_trials], "response": np.concatenate(responses)[:n_trials]}
+    )
+
+
+#: simulate_dataset tops up trials lost to max_t for at most this many rounds.
+_TOP_UP_ROUNDS = 10
+
+
+def _recorded(spec, rt: np.ndarray, choice: np.ndarray, t) -> np.ndarray:
+    """Trials a real experiment records: finite rt that ended before max_t (the training rule)."""
+    return (
+        np.isfinite(rt)
+        & (rt > 0)
+        & (rt - np.asarray(t) < SIM_MAX_T - 10 * SIM_DELTA_T)
+        & np.isin(choice, spec.choices)
     )
 
 
@@ -340,7 +379,7 @@ def plot_comparison(cmp: Comparison, path: str | Path, truth: dict[str, float] |
     return path
 
 
-def shared_regression_priors(data, include: list[dict], *, p_outlier=0.0) -> list[dict]:
+def shared_regression_priors(data, include: list[dict], *, p_outlier=0.0, model: str = "ddm") -> list[dict]:
     """Give every regression term the same prior under both likelihoods.
 
     HSSM picks default priors for regression terms by likelihood kind: the
@@ -354,7 +393,7 @@ def shared_regression_priors(data, include: list[dict], *, p_outlier=0.0) -> lis
 
     if not any("formula" in i for i in include):
         return include
-    ref = hssm.HSSM(data=data, model="ddm", loglik_kind="analytical", include=include, p_outlier=p_outlier)
+    ref = hssm.HSSM(data=data, model=model, loglik_kind="analytical", include=include, p_outlier=p_outlier)
     out = []
     for item in include:
         item = dict(item)
@@ -364,9 +403,10 @@ def shared_regression_priors(data, include: list[dict], *, p_outlier=0.0) -> lis
     return out
 
 
-def compare_with_wfpt(
+def compare_with_analytic(
     data,
     *,
+    model: str = "ddm",
     include: list[dict] | None = None,
     p_outlier: float | None = 0.0,
     sampler: str = "numpyro",
@@ -381,19 +421,23 @@ def compare_with_wfpt(
 ) -> Comparison:
     """Fit ``data`` with ``loglik_kind="nre"`` and ``"analytical"``; tabulate posteriors.
 
+    ``model`` is one with an analytic likelihood in HSSM (``ddm``, ``ddm_sdv``).
     Parameters without a formula in ``include`` get a uniform prior over the
     NRE's training box in both models; regression terms get the analytic
     model's default priors in both (see :func:`shared_regression_priors`).
+    The table's reference columns are labelled ``wfpt`` for every model.
     """
     import hssm
 
+    from .reference import _check_analytic
     from .register import install
 
+    _check_analytic(model)
     install()
-    spec = model_spec("ddm")
+    spec = model_spec(model)
     include = uniform_box_include(spec, include)
-    include = shared_regression_priors(data, include, p_outlier=p_outlier)
-    common = dict(model="ddm", include=include, p_outlier=p_outlier)
+    include = shared_regression_priors(data, include, p_outlier=p_outlier, model=model)
+    common = dict(model=model, include=include, p_outlier=p_outlier)
     sample_kw = dict(
         sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=progressbar
     )
@@ -419,3 +463,8 @@ def compare_with_wfpt(
     if plot_path is not None:
         cmp.plot_path = plot_comparison(cmp, plot_path, truth)
     return cmp
+
+
+def compare_with_wfpt(data, **kwargs) -> Comparison:
+    """:func:`compare_with_analytic` for the DDM: the NRE against analytic WFPT."""
+    return compare_with_analytic(data, model="ddm", **kwargs)

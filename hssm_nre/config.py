@@ -31,7 +31,13 @@ DDM_SCALING_MODELS = frozenset({"ddm"})
 #: Models simulated with the discrete-monitoring boundary correction (see
 #: :func:`hssm_nre.simulate.simulator_theta`): constant boundaries at +-a and a
 #: relative start point z, so the continuous-time model is what the network learns.
-BOUNDARY_CORRECTED_MODELS = frozenset({"ddm"})
+#: ddm_sdv qualifies (the drift is constant within a trial, so the correction holds
+#: trial by trial) and is what HSSM's analytic ddm_sdv likelihood describes.
+BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv"})
+
+#: Models whose non-decision time has an unbounded kernel (ddm_normal_st: ndt ~ Normal(t, st)),
+#: so rt has no hard lower edge at t: their networks see rt itself, not u = rt - t.
+NDT_UNBOUNDED_MODELS = frozenset({"ddm_normal_st"})
 
 #: Simulator settings used for every training set (ssm-simulators defaults).
 SIM_DELTA_T = 0.001
@@ -72,8 +78,19 @@ class ModelSpec:
         The response values the simulator produces, e.g. ``(-1, 1)``.
     shift
         True when the model has a non-decision time ``t`` that shifts the RT
-        distribution; the network then sees ``u = rt - t`` and the region
-        ``rt <= t`` is known to have zero likelihood.
+        distribution; the network then sees ``u = rt - edge`` and the region
+        ``rt <= edge`` is known to have zero likelihood. ``edge = t`` unless
+        ``edge_shift`` says otherwise.
+    edge_shift
+        ``(param, scale)`` when the non-decision time is spread below ``t``
+        (ssm-simulators' ``ndt_edge_shift``: full_ddm and ddm_st draw it from
+        U(t - st, t + st)), so the support starts at ``t - scale * param``.
+    edge_features
+        Experimental (off for every model by default): give the generic network
+        the leading-edge term of a first-passage density, D^2 / u with D the
+        distance from the start point to the boundary the choice names, in a
+        trainable linear head initialised at the Wald density's coefficients.
+        Two-choice models with ``a`` and ``z`` only.
     ddm_scaling
         True for models with the diffusion scaling law and mirror symmetry.
     boundary_correction
@@ -89,6 +106,17 @@ class ModelSpec:
     shift: bool
     ddm_scaling: bool
     boundary_correction: bool = False
+    edge_shift: tuple[str, float] | None = None
+    edge_features: bool = False
+
+    def __post_init__(self) -> None:
+        if self.edge_features and not (
+            tuple(self.choices) == (-1, 1) and {"a", "z"} <= set(self.params) and not self.ddm_scaling
+        ):
+            raise ValueError(
+                f"edge_features needs a generic two-choice model with 'a' and 'z' (choices (-1, 1)); "
+                f"{self.name!r} has params {self.params}, choices {self.choices}."
+            )
 
     @property
     def n_params(self) -> int:
@@ -113,6 +141,10 @@ class ModelSpec:
             shift=bool(d["shift"]),
             ddm_scaling=bool(d["ddm_scaling"]),
             boundary_correction=bool(d.get("boundary_correction", False)),
+            edge_shift=(
+                (str(d["edge_shift"][0]), float(d["edge_shift"][1])) if d.get("edge_shift") else None
+            ),
+            edge_features=bool(d.get("edge_features", False)),
         )
 
 
@@ -177,10 +209,23 @@ def model_spec(name: str) -> ModelSpec:
         lower=tuple(lower),
         upper=tuple(upper),
         choices=_choices_of(cfg),
-        shift="t" in params,
+        shift="t" in params and name not in NDT_UNBOUNDED_MODELS,
         ddm_scaling=name in DDM_SCALING_MODELS,
         boundary_correction=name in BOUNDARY_CORRECTED_MODELS,
+        edge_shift=_edge_shift_of(cfg, params),
     )
+
+
+def _edge_shift_of(cfg: dict[str, Any], params: tuple[str, ...]) -> tuple[str, float] | None:
+    es = cfg.get("ndt_edge_shift")
+    if not es:
+        return None
+    if es["param"] not in params or "t" not in params:
+        raise UnsupportedModelError(
+            f"Model {cfg.get('name')!r} shifts its rt support by {es['param']!r}, which is not "
+            f"one of its parameters {params}."
+        )
+    return (str(es["param"]), float(es.get("scale", 1.0)))
 
 
 @dataclass(frozen=True)
@@ -200,6 +245,9 @@ class TrainSettings:
     widths: tuple[int, ...] = (128, 128, 128)
     evidence_widths: tuple[int, ...] = (64, 64)
     seed: int = 0
+    #: Rarely used options, part of the key like every field. ``stop_after_steps``:
+    #: stop after that many steps of the planned cosine schedule (set by ``train``
+    #: when a time limit cut training short, so the entry says what it holds).
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -223,6 +271,9 @@ class TrainSettings:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
         if not self.widths or any(w <= 0 for w in self.widths):
             raise ValueError(f"widths must be positive integers, got {self.widths}.")
+        stop = self.extra.get("stop_after_steps")
+        if stop is not None and (not isinstance(stop, int) or stop <= 0):
+            raise ValueError(f"stop_after_steps must be a positive integer, got {stop!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

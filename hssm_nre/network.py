@@ -102,6 +102,7 @@ def train_network(
     data: dict[str, np.ndarray],
     *,
     progress: bool = True,
+    deadline: float | None = None,
 ) -> TrainResult:
     """Fit the NRE-C classifier on pre-simulated single trials.
 
@@ -109,6 +110,11 @@ def train_network(
     Steps are rounded to whole epochs over the simulated set; the learning rate
     follows a cosine decay over all steps. Seeded: the same seed, data and
     settings give the same weights on the same machine.
+
+    ``deadline`` (a ``time.perf_counter()`` value) stops training after the step
+    that passes it, and ``settings.extra["stop_after_steps"]`` after that step; the
+    weights so far are returned with ``stopped_early=True`` and ``steps`` the
+    number of steps actually run.
     """
     ensure_keras_backend()
     import bayesflow as bf
@@ -163,12 +169,20 @@ def train_network(
 
     bar = tqdm(total=total_steps, desc=f"training {spec.name}", unit="step", disable=not progress)
     losses: list[float] = []
+    done = {"steps": 0, "stopped_early": False}
+    stop_after = settings.extra.get("stop_after_steps")
 
     class _Progress(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             bar.update(1)
+            done["steps"] += 1
             if logs and "loss" in logs and batch % 50 == 0:
                 bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
+            out_of_time = deadline is not None and time.perf_counter() > deadline
+            at_stop = stop_after is not None and stop_after < total_steps and done["steps"] >= stop_after
+            if (out_of_time or at_stop) and not done["stopped_early"]:
+                done["stopped_early"] = True
+                self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
             if logs and "loss" in logs:
@@ -186,7 +200,9 @@ def train_network(
         weights=weights,
         history=losses,
         train_seconds=elapsed,
-        steps=total_steps,
+        steps=done["steps"],
+        planned_steps=total_steps,
+        stopped_early=done["stopped_early"],
         epochs=epochs,
         n_used=n,
         approximator=approx,

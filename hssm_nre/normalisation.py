@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .architecture import support_edge
 from .config import SIM_MAX_T, ModelSpec
 
 __all__ = ["log_density_grid", "normalisation_integrals", "absolute_error_vs_wfpt", "make_log_density_fn"]
@@ -68,7 +69,7 @@ def normalisation_integrals(
     per_choice = np.empty((len(theta), len(spec.choices)))
     for start in range(0, len(theta), batch):
         th = theta[start : start + batch]  # (B, P)
-        rt = th[:, None, spec.params.index("t")] + u[None, :] if spec.shift else np.broadcast_to(u, (len(th), len(u)))
+        rt = support_edge(spec, th)[:, None] + u[None, :] if spec.shift else np.broadcast_to(u, (len(th), len(u)))
         TH = np.broadcast_to(th[:, None, :], (len(th), len(u), spec.n_params))
         for j, c in enumerate(spec.choices):
             logp = log_density_fn(TH, rt, np.full(rt.shape, float(c)))

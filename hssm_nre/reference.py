@@ -1,8 +1,9 @@
-"""Analytic WFPT reference for the DDM and per-trial error metrics.
+"""Analytic references (WFPT for the DDM, its drift-variability form for ddm_sdv)
+and per-trial error metrics.
 
-The reference is HSSM's own analytic ``logp_ddm`` (Navarro & Fuss 2009), in the
-same convention as ssm-simulators' ``ddm`` (``a`` is the boundary, separation
-2a; HSSM doubles ``a`` inside). An NRE learns log p(x|theta) - log p(x), so it
+The references are HSSM's own analytic ``logp_ddm`` and ``logp_ddm_sdv``
+(Navarro & Fuss 2009), in the same convention as ssm-simulators' ``ddm`` and
+``ddm_sdv`` (``a`` is the boundary, separation 2a; HSSM doubles ``a`` inside). An NRE learns log p(x|theta) - log p(x), so it
 is compared with WFPT through differences over theta at fixed x, where the
 log p(x) term cancels.
 """
@@ -15,33 +16,50 @@ import numpy as np
 
 from .config import ModelSpec
 
-__all__ = ["wfpt_logp", "per_trial_error"]
+__all__ = ["ANALYTIC_MODELS", "analytic_logp", "wfpt_logp", "per_trial_error", "predicted_posterior_shift"]
 
 #: HSSM's analytic floor; points at or below it are excluded from comparisons.
 WFPT_FLOOR = -60.0
 
+#: Models with an analytic likelihood in HSSM, and its function there. The NRE of
+#: these is compared with it (same parameter order as ssm-simulators).
+ANALYTIC_MODELS = {"ddm": "logp_ddm", "ddm_sdv": "logp_ddm_sdv"}
 
-@lru_cache(maxsize=1)
-def _compiled_wfpt():
+
+def _check_analytic(name: str) -> None:
+    if name not in ANALYTIC_MODELS:
+        raise ValueError(
+            f"Model {name!r} has no analytic likelihood in HSSM to compare with; "
+            f"analytic models: {', '.join(ANALYTIC_MODELS)}."
+        )
+
+
+@lru_cache(maxsize=None)
+def _compiled(name: str, n_params: int):
     import pytensor
     import pytensor.tensor as pt
-    from hssm.likelihoods.analytical import logp_ddm
+    from hssm.likelihoods import analytical
 
+    logp = getattr(analytical, ANALYTIC_MODELS[name])
     data = pt.dmatrix("data")
-    v, a, z, t = (pt.dvector(n) for n in "vazt")
-    out = logp_ddm(data, v, a, z, t)
-    return pytensor.function([data, v, a, z, t], out)
+    theta = [pt.dvector(f"p{i}") for i in range(n_params)]
+    return pytensor.function([data, *theta], logp(data, *theta))
+
+
+def analytic_logp(model: str, rt, choice, *theta) -> np.ndarray:
+    """HSSM's analytic log-density per trial for ``model`` (``theta`` in ssm-simulators
+    order); every argument broadcastable to one shape."""
+    _check_analytic(model)
+    rt, choice, *theta = np.broadcast_arrays(*(np.asarray(x, np.float64) for x in (rt, choice, *theta)))
+    shape = rt.shape
+    data = np.stack([rt.ravel(), choice.ravel()], axis=1)
+    f = _compiled(model, len(theta))
+    return np.asarray(f(data, *(th.ravel() for th in theta))).reshape(shape)
 
 
 def wfpt_logp(rt, choice, v, a, z, t) -> np.ndarray:
     """Analytic DDM log-density per trial; every argument broadcastable to one shape."""
-    rt, choice, v, a, z, t = np.broadcast_arrays(
-        *(np.asarray(x, np.float64) for x in (rt, choice, v, a, z, t))
-    )
-    shape = rt.shape
-    data = np.stack([rt.ravel(), choice.ravel()], axis=1)
-    f = _compiled_wfpt()
-    return np.asarray(f(data, v.ravel(), a.ravel(), z.ravel(), t.ravel())).reshape(shape)
+    return analytic_logp("ddm", rt, choice, v, a, z, t)
 
 
 def per_trial_error(
@@ -52,7 +70,8 @@ def per_trial_error(
     n_theta: int = 200,
     seed: int = 0,
 ) -> dict[str, np.ndarray | float]:
-    """Per-trial log-likelihood error of an NRE against WFPT, over the training box.
+    """Per-trial log-likelihood error of an NRE against HSSM's analytic likelihood
+    (WFPT for the DDM; see ``ANALYTIC_MODELS``), over the training box.
 
     For each of ``n_x`` trials x simulated under the training prior, ``n_theta``
     parameter vectors are drawn uniformly from the box (with t < rt, where the
@@ -61,8 +80,7 @@ def per_trial_error(
     a difference over theta at fixed x, so log p(x) cancels. Points where WFPT is
     below -60 (HSSM's floor region) are excluded.
     """
-    if spec.name != "ddm":
-        raise ValueError(f"WFPT is the DDM's likelihood; got model {spec.name!r}.")
+    _check_analytic(spec.name)
     from .simulate import simulate_chunk
 
     rng = np.random.default_rng(seed)
@@ -75,7 +93,7 @@ def per_trial_error(
     R = np.broadcast_to(rt[:, None], theta.shape[:2])
     C = np.broadcast_to(ch[:, None], theta.shape[:2])
     lr = np.asarray(log_ratio_fn(theta, R, C))
-    ll = wfpt_logp(R, C, *(theta[..., i] for i in range(4)))
+    ll = analytic_logp(spec.name, R, C, *(theta[..., i] for i in range(spec.n_params)))
     ok = ll > WFPT_FLOOR
     d = np.where(ok, lr - ll, np.nan)
     err = np.abs(d - np.nanmedian(d, axis=1, keepdims=True))
@@ -100,7 +118,7 @@ def predicted_posterior_shift(
     seed: int = 0,
     eps: float = 1e-5,
 ) -> dict:
-    """Predicted posterior-mean shift of the NRE relative to WFPT, in posterior SDs.
+    """Predicted posterior-mean shift of the NRE relative to the analytic likelihood, in SDs.
 
     With i.i.d. trials, a per-trial log-likelihood error d(theta, x) shifts the
     posterior mean by about Delta = I^-1 E_x[grad d(theta*, x)] (I: per-trial
@@ -113,6 +131,8 @@ def predicted_posterior_shift(
 
     from .compare import simulate_dataset
 
+    _check_analytic(spec.name)
+
     theta_star = np.asarray(theta_star, np.float64)
     df = simulate_dataset(spec.name, n_x, theta=dict(zip(spec.params, theta_star)), seed=seed)
     rt, ch = df.rt.to_numpy(float), df.response.to_numpy(float)
@@ -123,8 +143,8 @@ def predicted_posterior_shift(
     for j in range(spec.n_params):
         e = np.zeros(spec.n_params)
         e[j] = eps
-        up = wfpt_logp(rt, ch, *(theta_star + e))
-        dn = wfpt_logp(rt, ch, *(theta_star - e))
+        up = analytic_logp(spec.name, rt, ch, *(theta_star + e))
+        dn = analytic_logp(spec.name, rt, ch, *(theta_star - e))
         g_ll[:, j] = (up - dn) / (2 * eps)
     ok = np.all(np.isfinite(g_ll), axis=1) & np.all(np.isfinite(g_nre), axis=1)
     fisher = g_ll[ok].T @ g_ll[ok] / ok.sum()

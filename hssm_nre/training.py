@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,8 @@ def reproduce_command(name: str, settings: TrainSettings) -> str:
         parts.append("--widths " + ",".join(map(str, settings.widths)))
     if settings.evidence_widths != d.evidence_widths:
         parts.append("--evidence-widths " + ",".join(map(str, settings.evidence_widths)))
+    if "stop_after_steps" in settings.extra:
+        parts.append(f"--stop-after-steps {settings.extra['stop_after_steps']}")
     return " ".join(parts)
 
 
@@ -50,12 +53,20 @@ def train(
     *,
     root: Path | None = None,
     progress: bool = True,
+    time_limit: float | None = None,
 ) -> NetworkEntry:
     """Train an NRE for ``model`` and store it in the cache; return the loaded entry.
 
     Everything is validated before the first simulation. The entry appears in the
     cache only once fully written (see :mod:`hssm_nre.cache`).
+
+    ``time_limit`` (seconds, simulation included) stops training early, keeping the
+    weights so far; the metadata then records ``stopped_early`` and the steps run.
+    The steps run are then written into the settings (``extra["stop_after_steps"]``),
+    so the cache key and the ``reproduce`` command describe the network as trained.
     """
+    if time_limit is not None and time_limit <= 0:
+        raise ValueError(f"time_limit must be positive seconds, got {time_limit}.")
     spec = model_spec(model) if isinstance(model, str) else model
     settings = TrainSettings() if settings is None else settings
     if progress:
@@ -66,9 +77,15 @@ def train(
             file=sys.stderr,
         )
     t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
     data = simulate_training_data(spec, settings.n_simulations, seed=settings.seed, progress=progress)
     sim_seconds = time.perf_counter() - t0
-    result = train_network(spec, settings, data, progress=progress)
+    result = train_network(spec, settings, data, progress=progress, deadline=deadline)
+    if result["stopped_early"] and "stop_after_steps" not in settings.extra:
+        # Cut short by the time limit: key and reproduce command name the steps run.
+        settings = dataclasses.replace(
+            settings, extra=settings.extra | {"stop_after_steps": int(result["steps"])}
+        )
     evidence = fit_evidence(spec, data["rt"], data["choice"])
     path = save_entry(
         spec,
@@ -81,10 +98,13 @@ def train(
             "simulation_seconds": round(sim_seconds, 1),
             "train_seconds": round(result["train_seconds"], 1),
             "steps_run": result["steps"],
+            "planned_steps": result["planned_steps"],
+            "stopped_early": result["stopped_early"],
             "loss_per_epoch": [round(x, 5) for x in result["history"]],
             "reproduce": reproduce_command(spec.name, settings),
         },
     )
-    entry = load_entry(path)
+    # A spec passed in (not built from a name) may differ from today's config on purpose.
+    entry = load_entry(path, check_spec=isinstance(model, str))
     entry.metadata["source"] = "cache"
     return entry

@@ -59,13 +59,16 @@ ax[1].set_xticks(range(len(names)), names); ax[1].legend(); ax[1].set_title("sha
 plt.tight_layout(); plt.show()
 inside = np.mean(np.abs(v0_post.mean(0) - v0_true) <= 2 * v0_post.std(0))
 print(f"{inside:.0%} of participants' true v0 within 2 posterior SD")"""),
-    ("md", """The participant-level drifts and `v1`, `v2`, `t` are recovered; the threshold `a` and start point `z` are not
-(here 1.32 and 0.08 against 1.5 and 0.3). That is the shipped network's known weakness, not sampling noise: its
-validation record (`hssm_nre/pretrained/race_no_bias_3/README.md`) shows `a` and `z` under-covered over 20 datasets,
-where the LAN in `../shared/anchors` is calibrated, and HSSM warns when the network is used. In race models `a` trades
-off against the drifts, so it is weakly identified by any likelihood; a GPU-sized network
-(`hssm-nre train race_no_bias_3 --n-simulations 15000000 --steps 60000 --batch-size 4096`) is what to use for
-inference on `a` and `z`."""),
+    ("code", """z_scores = {p: (post[p].mean() - shared[p]) / post[p].std() for p in names}
+print("shared parameters, (posterior mean - truth) / posterior sd:",
+      {p: round(float(v), 2) for p, v in z_scores.items()})
+rec = m.nre.metadata.get("validation", {})
+print("network validation:", rec.get("status"), "-", rec.get("summary"))"""),
+    ("md", """How far to trust these posteriors is what the network's validation record answers
+(`hssm_nre/pretrained/race_no_bias_3/README.md`, printed above): recovery and coverage over simulated datasets,
+beside the LAN in `../shared/anchors`. A network whose record failed makes HSSM warn when it is used; a standardised
+error above ~2 for a shared parameter here is that miscalibration showing, not sampling noise. In race models `a`
+trades off against the drifts, so it is the weakest-identified parameter under any likelihood."""),
     ("md", """## Posterior predictive checks
 HSSM draws new trials from the ssm-simulators `race_no_bias_3` simulator at posterior draws (hssm_nre registers it
 for models HSSM does not ship). Observed vs predicted choice proportions and RT quantiles per choice."""),

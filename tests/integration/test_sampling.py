@@ -59,6 +59,23 @@ def test_cli_train_then_hssm_uses_the_cache_without_retraining(monkeypatch, caps
     m.sample(**SMALL)
 
 
+def test_training_stops_at_the_time_limit_and_keeps_its_weights(capsys):
+    """--time-limit cuts training short; the entry says how many steps it holds."""
+    from hssm_nre import cli
+    from hssm_nre.cache import find_network
+
+    rc = cli.main(["train", "ddm", "--n-simulations", "20000", "--steps", "100000",
+                   "--batch-size", "256", "--widths", "16,16", "--time-limit", "0.05"])
+    assert rc == 0
+    e = find_network("ddm")
+    m = e.metadata
+    assert e.source == "cache" and m["stopped_early"]
+    assert 0 < m["steps_run"] < m["planned_steps"]
+    assert e.settings.extra == {"stop_after_steps": m["steps_run"]}
+    assert m["reproduce"].endswith(f"--stop-after-steps {m['steps_run']}")
+    assert "Stopped at the 0.05-minute limit" in capsys.readouterr().err
+
+
 def test_model_hssm_does_not_ship_gets_its_config_from_ssm_simulators(tmp_path):
     """race_3 is unknown to HSSM: params, choices, bounds and simulator come from ssms."""
     from hssm_nre.compare import simulate_dataset

@@ -19,6 +19,7 @@ def test_info_prints_box_and_network(capsys):
     assert cli.main(["info", "ddm"]) == 0
     out = capsys.readouterr().out
     assert "a [0.3, 2.5]" in out and "shipped" in out and "hssm-nre train ddm" in out
+    assert "validation: passed" in out
 
 
 def test_unknown_model_is_a_clean_error(capsys):
@@ -36,3 +37,14 @@ def test_reproduce_command_round_trips_through_the_parser():
     assert cmd[:3] == ["hssm-nre", "train", "ddm"]
     args = cli.build_parser().parse_args(cmd[1:])
     assert cli._settings_from(args) == s
+
+
+def test_a_time_limited_network_records_and_reproduces_its_steps():
+    """A stopped-early network's settings and reproduce command name the steps it ran."""
+    from hssm_nre.config import TrainSettings
+    from hssm_nre.training import reproduce_command
+
+    s = TrainSettings(n_simulations=40_000, steps=150, batch_size=256, extra={"stop_after_steps": 90})
+    cmd = reproduce_command("ddm", s)
+    assert cmd.endswith("--stop-after-steps 90")
+    assert cli._settings_from(cli.build_parser().parse_args(cmd.split()[1:])) == s

@@ -20,3 +20,21 @@ def test_regression_terms_get_the_same_priors_under_both_likelihoods(ddm_data):
     nre = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", include=shared, p_outlier=0)
     for term in ("Intercept", "x", "1|participant_id"):
         assert str(nre.params["v"].prior[term]) == str(ref.params["v"].prior[term]), term
+
+
+def test_analytic_references_cover_ddm_and_ddm_sdv_and_refuse_others():
+    import numpy as np
+    import pytest
+
+    from hssm_nre.compare import compare_with_analytic
+    from hssm_nre.reference import analytic_logp, wfpt_logp
+
+    rt, ch = np.array([0.6, 0.9, 1.4]), np.array([1.0, -1.0, 1.0])
+    ddm = wfpt_logp(rt, ch, 0.5, 1.2, 0.5, 0.3)
+    # sv -> 0 recovers the DDM; drift variability flattens the density's dependence on v
+    np.testing.assert_allclose(analytic_logp("ddm_sdv", rt, ch, 0.5, 1.2, 0.5, 0.3, 1e-6), ddm, atol=1e-5)
+    assert not np.allclose(analytic_logp("ddm_sdv", rt, ch, 0.5, 1.2, 0.5, 0.3, 1.0), ddm, atol=1e-2)
+    with pytest.raises(ValueError, match="no analytic likelihood"):
+        analytic_logp("angle", rt, ch, 0.5, 1.2, 0.5, 0.3, 0.1)
+    with pytest.raises(ValueError, match="analytic models: ddm, ddm_sdv"):
+        compare_with_analytic(None, model="levy")  # refused before any data handling

@@ -1,6 +1,6 @@
 import pytest
 
-from hssm_nre.config import TrainSettings, available_models, model_spec
+from hssm_nre.config import ModelSpec, TrainSettings, available_models, model_spec
 from hssm_nre.errors import UnknownModelError, UnsupportedModelError
 
 
@@ -41,6 +41,8 @@ def test_deadline_models_are_refused_with_a_fix():
         ({"batch_size": 4, "K": 8, "n_simulations": 100}, "batch_size must exceed K"),
         ({"gamma": -1.0}, "gamma"),
         ({"widths": ()}, "widths"),
+        ({"extra": {"stop_after_steps": 0}}, "stop_after_steps"),
+        ({"extra": {"stop_after_steps": 2.5}}, "stop_after_steps"),
     ],
 )
 def test_train_settings_validate(kwargs, match):
@@ -66,3 +68,20 @@ def test_spec_and_settings_round_trip():
 def test_models_an_nre_cannot_express_are_refused_with_the_reason(name, match):
     with pytest.raises(UnsupportedModelError, match=match):
         model_spec(name)
+
+
+def test_ddm_sdv_is_simulated_with_the_boundary_correction():
+    """HSSM's analytic ddm_sdv is the continuous-time model, so its training data are corrected."""
+    assert model_spec("ddm_sdv").boundary_correction
+    assert not model_spec("angle").boundary_correction  # collapsing bounds: not a constant band
+
+
+def test_spread_non_decision_time_moves_the_support_edge():
+    """full_ddm and ddm_st draw ndt from U(t - st, t + st): rt can be below t (ssm's ndt_edge_shift)."""
+    for name in ("full_ddm", "ddm_st"):
+        spec = model_spec(name)
+        assert spec.shift and spec.edge_shift == ("st", 1.0)
+        assert ModelSpec.from_dict(spec.to_dict()) == spec
+    assert model_spec("ddm").edge_shift is None
+    # ndt ~ Normal(t, st) has no lower edge at all: the network sees rt itself
+    assert not model_spec("ddm_normal_st").shift

@@ -192,3 +192,37 @@ def test_moving_t_past_a_data_point_never_raises_its_loglik(which, tiny_entry, x
             th = np.array([[v, a, z, t] for t in ts])
             vals = np.asarray(f(th, np.full(len(ts), rt), np.full(len(ts), c)))
             assert np.all(np.diff(vals) <= 1e-6), (v, a, z, c, vals)
+
+
+def test_support_starts_at_t_minus_st_for_spread_non_decision_times():
+    import numpy as np
+
+    from hssm_nre.architecture import JNP_OPS, features
+    from hssm_nre.config import model_spec
+
+    spec = model_spec("full_ddm")  # v, a, z, t, sz, sv, st
+    theta = np.array([[0.5, 1.0, 0.5, 0.5, 0.1, 0.5, 0.2]] * 3)
+    rt = np.array([0.25, 0.35, 0.6])  # below t - st, between t - st and t, above t
+    *_, u = features(spec, theta, rt, np.ones(3), JNP_OPS())
+    np.testing.assert_allclose(np.asarray(u), [-0.05, 0.05, 0.3], atol=1e-12)
+
+
+def test_edge_features_start_at_the_wald_leading_terms():
+    """Experimental edge features: at initialisation the logit is -D^2/2u - 1.5 log u + log D."""
+    import dataclasses
+
+    import numpy as np
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.config import model_spec
+
+    spec = dataclasses.replace(model_spec("ddm_sdv"), edge_features=True)
+    w = init_weights(spec, (16, 16), (8,), seed=0)
+    theta = np.array([[0.5, 1.0, 0.3, 0.3, 0.5]] * 2)  # v, a, z, t, sv
+    rt, choice = np.array([0.35, 0.5]), np.array([1.0, -1.0])
+    u = rt - 0.3
+    dist = np.array([2 * 1.0 * (1 - 0.3), 2 * 1.0 * 0.3])  # to the upper / lower boundary
+    expected = -dist**2 / (2 * u) - 1.5 * np.log(u) + np.log(dist)
+    np.testing.assert_allclose(np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS())), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="edge_features needs"):
+        dataclasses.replace(model_spec("race_3"), edge_features=True)

@@ -57,3 +57,14 @@ def test_boundary_correction_pulls_the_boundary_in_and_keeps_the_start_point():
     ang = model_spec("angle")
     x = np.ones((2, ang.n_params))
     assert simulator_theta(ang, x) is x
+
+
+def test_simulated_datasets_hold_recorded_trials_only():
+    """Trials still running at max_t (rt ~ 20 s + t, made-up response) are replaced, as in training."""
+    from hssm_nre.compare import simulate_dataset
+
+    # a strongly leaky ornstein with wide bounds: 20 % of raw trials never reach a boundary
+    theta = {"v": 0.59, "a": 2.43, "z": 0.88, "g": 0.84, "t": 0.48}
+    df = simulate_dataset("ornstein", 300, theta=theta, seed=1)
+    assert len(df) == 300
+    assert (df.rt - theta["t"] < 20.0 - 0.01).all()

@@ -1,0 +1,176 @@
+"""Write a shipped network's validation record from its benchmark results.
+
+    .venv/bin/python benchmarks/validation_record.py angle weibull ...   # from recovery_<model>.json
+    .venv/bin/python benchmarks/validation_record.py ddm_sdv             # from fidelity_ddm_sdv.json
+
+For each model: reads ``hssm_nre/pretrained/<model>/metadata.json`` and the committed results,
+applies one rule, writes ``hssm_nre/pretrained/<model>/README.md`` (how it was trained, the
+reproduce command, the tables) and sets ``metadata["validation"]`` (``hssm.HSSM`` warns when a
+network's status is ``failed``). The weights are not touched (their checksum is in the metadata).
+
+Rules (stated in each record):
+
+* recovery and coverage (``benchmarks/recovery.py``): **passed** when every parameter's coverage of
+  central 50 / 90 / 95 % intervals is at least the level minus 2.5 Monte Carlo SE (one-sided:
+  over-coverage is conservative, not wrong); else **failed**, listing the misses.
+* analytic fidelity (``benchmarks/fidelity.py --model ddm_sdv``): **passed** when every flat and
+  regression fit has |mean difference| <= 0.25 analytic posterior SD and SD ratio in [0.9, 1.1]
+  (the DDM's target) and coverage passes the rule above; else **failed**.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from _report import verdict
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PRETRAINED = ROOT / "hssm_nre" / "pretrained"
+LEVELS = ("0.5", "0.9", "0.95")
+TOL_SE = 2.5
+
+
+def coverage_misses(coverage: dict[str, list[float]], params, n: int) -> list[str]:
+    out = []
+    for lv in LEVELS:
+        se = np.sqrt(float(lv) * (1 - float(lv)) / n)
+        for p, c in zip(params, coverage[lv]):
+            if c < float(lv) - TOL_SE * se:
+                out.append(f"{p} at {float(lv):.0%} ({c:.2f})")
+    return out
+
+
+def _recovery_table(kind: dict, params, n: int) -> list[str]:
+    se = [np.sqrt(float(lv) * (1 - float(lv)) / n) for lv in LEVELS]
+    rows = ["| param | corr(mean, truth) | RMSE / prior sd | post sd / prior sd | cover 50 % | cover 90 % | cover 95 % |",
+            "|---|---|---|---|---|---|---|"]
+    for j, p in enumerate(params):
+        rows.append(f"| {p} | {kind['corr'][j]:.3f} | {kind['rmse_over_prior_sd'][j]:.3f} | "
+                    f"{kind['sd_over_prior_sd'][j]:.3f} | "
+                    + " | ".join(f"{kind['coverage'][lv][j]:.2f}" for lv in LEVELS) + " |")
+    rows.append("| MC SE of coverage | | | | " + " | ".join(f"{s:.3f}" for s in se) + " |")
+    return rows
+
+
+def training_paragraph(meta: dict) -> str:
+    s, spec = meta["settings"], meta["spec"]
+    steps = f"{meta['steps_run']:,} steps"
+    if meta.get("stopped_early"):
+        f = meta["steps_run"] / meta["planned_steps"]
+        lr = 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * f))  # CosineDecay(alpha=0.02), see network.py
+        steps += (f" of {meta['planned_steps']:,} planned (stopped at the {meta.get('time_limit_minutes', '?')}-minute "
+                  f"limit, with the cosine schedule's learning rate at {lr:.0%} of its peak)")
+    features = ("DDM features (scaling law, mirror symmetry, exact Wald asymptote)" if spec["ddm_scaling"]
+                else "generic features (parameters scaled to [-1, 1], log u, 1/u, one-hot choice"
+                + ("; u = rt - t" if spec["shift"] else "") + ")")
+    corr = (" Simulated with the discrete-monitoring boundary correction, so the network learns the "
+            "continuous-time model." if spec.get("boundary_correction") else "")
+    size = (PRETRAINED / meta["model"] / "weights.npz").stat().st_size / 1024
+    return (f"Budget: {s['n_simulations']:,} simulated trials (seed {s['seed']}, ssm-simulators `{meta['model']}`, "
+            f"dt = 0.001, max_t = 20 s; {meta['n_dropped_timeouts']:,} timed-out trials dropped), {steps} of batch "
+            f"{s['batch_size']:,}, K = {s['K']}, gamma = {s['gamma']:g}, Adam {s['learning_rate']:g} with cosine decay, "
+            f"{features}, MLP {len(s['widths'])} x {s['widths'][0]} SiLU + evidence head "
+            f"{len(s['evidence_widths'])} x {s['evidence_widths'][0]}; {size:.0f} KB of float32 weights.{corr} "
+            f"Trained on {meta.get('trained_on', 'an unrecorded machine')}: {meta['simulation_seconds']} s simulating "
+            f"+ {meta['train_seconds']} s training.")
+
+
+def box_line(meta: dict) -> str:
+    spec = meta["spec"]
+    return "Training box (= HSSM bounds): " + ", ".join(
+        f"{p} [{lo:g}, {hi:g}]" for p, lo, hi in zip(spec["params"], spec["lower"], spec["upper"])) + "."
+
+
+def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:
+    res = json.loads((RESULTS / f"recovery_{model}.json").read_text())
+    params, n = meta["spec"]["params"], res["datasets"]
+    nre = res["kinds"]["nre"]
+    misses = coverage_misses(nre["coverage"], params, n)
+    status = "failed" if misses else "passed"
+    lan_arg = ""
+    report = (RESULTS / f"recovery_{model}.md").read_text()
+    cmd = re.search(r"Reproduce: `([^`]+)`", report).group(1)
+    md = [f"`{cmd}` ({n} datasets x {res['trials']} trials, parameters drawn from "
+          "the fit's uniform prior over the box, numpyro 1 x (400 + 400), p_outlier = 0; "
+          f"`benchmarks/results/recovery_{model}.md`):", "", "NRE (median fit "
+          f"{nre['median_seconds']:.1f} s on 2 CPU cores):", ""] + _recovery_table(nre, params, n)
+    if "lan" in res["kinds"]:
+        lan = res["kinds"]["lan"]
+        lan_misses = coverage_misses(lan["coverage"], params, n)
+        lan_arg = " beside the LAN in ../shared/anchors"
+        md += ["", f"The LAN from `../shared/anchors` on the same datasets (median fit {lan['median_seconds']:.1f} s):",
+               ""] + _recovery_table(lan, params, n)
+        md += ["", "LAN coverage misses by the same rule: " + (", ".join(lan_misses) or "none") + "."]
+    summary = (f"Recovery and coverage over {n} simulated datasets of {res['trials']} trials{lan_arg}: "
+               + ("every coverage within 2.5 MC SE of its level." if not misses
+                  else f"{len(misses)} coverage misses beyond 2.5 MC SE ({', '.join(misses[:4])}"
+                       f"{', ...' if len(misses) > 4 else ''}).")
+               + f" Correlation of posterior mean with truth {min(nre['corr']):.2f}-{max(nre['corr']):.2f}.")
+    return status, summary, md
+
+
+def record_from_fidelity(model: str, meta: dict) -> tuple[str, str, list[str]]:
+    rep = json.loads((RESULTS / f"fidelity_{model}.json").read_text())
+    params = meta["spec"]["params"]
+    md, worst_all, ok_all, fits = [], 0.0, True, []
+    for section in ("flat", "regression"):
+        for n, r in (rep.get(section) or {}).items():
+            worst, sdr, ok = verdict(r["rows"])
+            worst_all, ok_all = max(worst_all, worst), ok_all and ok
+            fits.append(f"{section} N = {n}: max |diff|/sd {worst:.2f}, sd ratio [{sdr[0]:.2f}, {sdr[1]:.2f}]")
+    md += ["Posterior fidelity against HSSM's analytic likelihood (`benchmarks/results/fidelity_"
+           f"{model}.md`; numpyro 2 x (1000 + 1000), the same uniform priors over the box in both):", ""]
+    md += [f"- {f}" for f in fits]
+    if "error" in rep:
+        md += ["", f"Per-trial log-likelihood error over the box (differences over theta at fixed x): median "
+               f"{rep['error']['median']:.3f} nats, 90th percentile {rep['error']['p90']:.3f} nats (the report "
+               "breaks it down by region)."]
+    misses = []
+    if "calibration" in rep:
+        cal = rep["calibration"]
+        cov = {lv: [cal["coverage"][lv][p] for p in params] for lv in LEVELS}
+        misses = coverage_misses(cov, params, cal["n"])
+        md += ["", f"Coverage of central NRE credible intervals over {cal['n']} datasets of 100 trials from the "
+               "prior (t < 1):", "", "| level | " + " | ".join(params) + " |", "|---|" + "---|" * len(params)]
+        md += [f"| {float(lv):.0%} | " + " | ".join(f"{c:.2f}" for c in cov[lv]) + " |" for lv in LEVELS]
+        md += ["", "Coverage misses beyond 2.5 MC SE: " + (", ".join(misses) or "none") + "."]
+    status = "passed" if ok_all and not misses and fits else "failed"
+    summary = (f"Against HSSM's analytic {model}: worst posterior-mean difference {worst_all:.2f} analytic SD over "
+               f"{len(fits)} fits (target 0.25)" + (f"; {len(misses)} coverage misses" if misses else "") + ".")
+    return status, summary, md
+
+
+def write(model: str) -> str:
+    d = PRETRAINED / model
+    meta = json.loads((d / "metadata.json").read_text())
+    source = "fidelity" if (RESULTS / f"fidelity_{model}.json").is_file() else "recovery"
+    status, summary, body = (record_from_fidelity if source == "fidelity" else record_from_recovery)(model, meta)
+    meta["validation"] = {"status": status, "summary": summary, "record": "README.md"}
+    (d / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    rule = ("passed = every coverage of central 50 / 90 / 95 % intervals at least the level minus 2.5 Monte Carlo SE"
+            + ("; and every flat and regression fit within 0.25 analytic posterior SD, SD ratio in [0.9, 1.1]"
+               if source == "fidelity" else ""))
+    text = [f"# Shipped {model} network", "", "Reproduce (the command recorded in `metadata.json`):", "",
+            f"    {meta['reproduce']}", "", training_paragraph(meta), "", box_line(meta), "", "## Validation record", "",
+            f"**Status: {status}** (rule: {rule}; written by `benchmarks/validation_record.py {model}`"
+            + ("; `hssm.HSSM` warns when this network is used" if status == "failed" else "") + ").", "",
+            summary, ""] + body
+    (d / "README.md").write_text("\n".join(text) + "\n")
+    return f"{model}: {status} - {summary}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", nargs="+")
+    for m in ap.parse_args().models:
+        print(write(m))
+
+
+if __name__ == "__main__":
+    main()
