@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hssm_nre.architecture import support_edge
 from hssm_nre.config import TrainSettings, model_spec
 from hssm_nre.likelihood import make_batched_log_ratio_fn
 from hssm_nre.reference import per_trial_error, predicted_posterior_shift
@@ -39,7 +40,7 @@ def measure(spec, weights, store: dict, label: str) -> tuple[float, float, float
     err = per_trial_error(spec, f, n_x=400, n_theta=200, seed=11)
     shift = predicted_posterior_shift(spec, f, THETA_STAR, n_trials=(1000, 5000))
     worst = {n: max(abs(v) for v in d.values()) for n, d in shift["shift_sd"].items()}
-    u_edge = (err["rt"][:, None] - err["theta"][..., spec.params.index("t")]) < 0.05
+    u_edge = (err["rt"][:, None] - support_edge(spec, err["theta"])) < 0.05
     edge_med = float(np.median(err["err"][np.isfinite(err["err"]) & u_edge]))
     store[label] = {"median": err["median"], "p90": err["p90"], "median_u_below_0.05": edge_med,
                     "shift_sd": shift["shift_sd"]}

@@ -144,8 +144,8 @@ def _regression_data(n, seed):
     # training box (-3, 3): both likelihoods are then fitted to data from their own domain.
     x = np.random.default_rng(seed).normal(size=4 * n)
     x = x[np.abs(x) <= 3.5][:n]
-    rest = [np.full(n, val) for val in truth().values()][1:]
-    th = np.column_stack([0.3 + 0.6 * x, *rest])
+    spec = hssm_nre.model_spec(MODEL["value"])
+    th = np.column_stack([0.3 + 0.6 * x, *(np.full(n, truth()[p]) for p in spec.params[1:])])
     return simulate_trials(MODEL["value"], th, seed=seed + 1).assign(x=x)
 
 

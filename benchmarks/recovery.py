@@ -30,6 +30,8 @@ from hssm_nre.cache import find_network, load_entry
 from hssm_nre.compare import _flat_draws, simulate_dataset, uniform_box_include
 from hssm_nre.simulate import sample_parameters
 
+from _report import coverage_misses, recovery_table
+
 RESULTS = Path(__file__).parent / "results"
 LEVELS = (0.5, 0.9, 0.95)
 
@@ -87,25 +89,19 @@ def main():
           f"{' --lan ' + args.lan if args.lan else ''} --datasets {args.datasets} --trials {args.trials}`.", ""]
     out = {"model": spec.name, "network": str(entry.path), "datasets": args.datasets, "trials": args.trials, "kinds": {}}
     n = args.datasets
-    se = {lv: np.sqrt(lv * (1 - lv) / n) for lv in LEVELS}
     for k in kinds:
         mean, sd = np.asarray(est[k]["mean"]), np.asarray(est[k]["sd"])
         cov = {lv: np.asarray(est[k]["hits"][lv]).mean(0) for lv in LEVELS}
-        corr = [float(np.corrcoef(truth[:, j], mean[:, j])[0, 1]) for j in range(spec.n_params)]
-        rmse = np.sqrt(((mean - truth) ** 2).mean(0)) / prior_sd
-        shrink = sd.mean(0) / prior_sd
-        md += [f"## {k.upper()} (median fit {np.median(est[k]['seconds']):.1f} s)", "",
-               "| param | corr(mean, truth) | RMSE / prior sd | post sd / prior sd | cover 50 % | cover 90 % | cover 95 % |",
-               "|---|---|---|---|---|---|---|"]
-        for j, p in enumerate(spec.params):
-            md.append(f"| {p} | {corr[j]:.3f} | {rmse[j]:.3f} | {shrink[j]:.3f} | "
-                      + " | ".join(f"{cov[lv][j]:.2f}" for lv in LEVELS) + " |")
-        md.append(f"| MC SE of coverage | | | | {se[0.5]:.3f} | {se[0.9]:.3f} | {se[0.95]:.3f} |")
-        under = [(p, lv, float(cov[lv][j])) for j, p in enumerate(spec.params) for lv in LEVELS if cov[lv][j] < lv - 2 * se[lv]]
+        under = coverage_misses(cov, spec.params, n, tol_se=2)
+        out["kinds"][k] = res = {
+            "corr": [float(np.corrcoef(truth[:, j], mean[:, j])[0, 1]) for j in range(spec.n_params)],
+            "rmse_over_prior_sd": (np.sqrt(((mean - truth) ** 2).mean(0)) / prior_sd).tolist(),
+            "sd_over_prior_sd": (sd.mean(0) / prior_sd).tolist(),
+            "coverage": {str(lv): cov[lv].tolist() for lv in LEVELS}, "under_coverage": under,
+            "median_seconds": float(np.median(est[k]["seconds"])), "mean": mean.tolist(), "sd": sd.tolist()}
+        md += [f"## {k.upper()} (median fit {res['median_seconds']:.1f} s)", ""]
+        md += recovery_table(res, spec.params, n)
         md += ["", "Under-coverage beyond 2 MC SE: " + (", ".join(f"{p} at {lv:.0%} ({c:.2f})" for p, lv, c in under) or "none") + ".", ""]
-        out["kinds"][k] = {"corr": corr, "rmse_over_prior_sd": rmse.tolist(), "sd_over_prior_sd": shrink.tolist(),
-                           "coverage": {str(lv): cov[lv].tolist() for lv in LEVELS}, "under_coverage": under,
-                           "median_seconds": float(np.median(est[k]["seconds"])), "mean": mean.tolist(), "sd": sd.tolist()}
     out["truth"] = truth.tolist()
     from matplotlib.figure import Figure
 

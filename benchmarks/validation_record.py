@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+import _report
 from _report import verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,25 +38,7 @@ TOL_SE = 2.5
 
 
 def coverage_misses(coverage: dict[str, list[float]], params, n: int) -> list[str]:
-    out = []
-    for lv in LEVELS:
-        se = np.sqrt(float(lv) * (1 - float(lv)) / n)
-        for p, c in zip(params, coverage[lv]):
-            if c < float(lv) - TOL_SE * se:
-                out.append(f"{p} at {float(lv):.0%} ({c:.2f})")
-    return out
-
-
-def _recovery_table(kind: dict, params, n: int) -> list[str]:
-    se = [np.sqrt(float(lv) * (1 - float(lv)) / n) for lv in LEVELS]
-    rows = ["| param | corr(mean, truth) | RMSE / prior sd | post sd / prior sd | cover 50 % | cover 90 % | cover 95 % |",
-            "|---|---|---|---|---|---|---|"]
-    for j, p in enumerate(params):
-        rows.append(f"| {p} | {kind['corr'][j]:.3f} | {kind['rmse_over_prior_sd'][j]:.3f} | "
-                    f"{kind['sd_over_prior_sd'][j]:.3f} | "
-                    + " | ".join(f"{kind['coverage'][lv][j]:.2f}" for lv in LEVELS) + " |")
-    rows.append("| MC SE of coverage | | | | " + " | ".join(f"{s:.3f}" for s in se) + " |")
-    return rows
+    return [f"{p} at {lv:.0%} ({c:.2f})" for p, lv, c in _report.coverage_misses(coverage, params, n, TOL_SE)]
 
 
 def training_paragraph(meta: dict) -> str:
@@ -99,13 +82,13 @@ def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:
     md = [f"`{cmd}` ({n} datasets x {res['trials']} trials, parameters drawn from "
           "the fit's uniform prior over the box, numpyro 1 x (400 + 400), p_outlier = 0; "
           f"`benchmarks/results/recovery_{model}.md`):", "", "NRE (median fit "
-          f"{nre['median_seconds']:.1f} s on 2 CPU cores):", ""] + _recovery_table(nre, params, n)
+          f"{nre['median_seconds']:.1f} s on 2 CPU cores):", ""] + _report.recovery_table(nre, params, n)
     if "lan" in res["kinds"]:
         lan = res["kinds"]["lan"]
         lan_misses = coverage_misses(lan["coverage"], params, n)
         lan_arg = " beside the LAN in ../shared/anchors"
         md += ["", f"The LAN from `../shared/anchors` on the same datasets (median fit {lan['median_seconds']:.1f} s):",
-               ""] + _recovery_table(lan, params, n)
+               ""] + _report.recovery_table(lan, params, n)
         md += ["", "LAN coverage misses by the same rule: " + (", ".join(lan_misses) or "none") + "."]
     summary = (f"Recovery and coverage over {n} simulated datasets of {res['trials']} trials{lan_arg}: "
                + ("every coverage within 2.5 MC SE of its level." if not misses

@@ -54,7 +54,7 @@ def simulate_dataset(
     import pandas as pd
     import ssms
 
-    from .simulate import simulator_theta
+    from .simulate import recorded, simulator_theta
 
     spec = model_spec(model)
     cfg_default = dict(zip(spec.params, ssms.config.model_config[model]["default_params"]))
@@ -69,8 +69,9 @@ def simulate_dataset(
     sim_theta = simulator_theta(spec, np.asarray([[theta[p] for p in spec.params]], float))[0]
     rts, responses = [], []
     kept = 0
+    simulator = ssms.Simulator(model)
     for attempt in range(_TOP_UP_ROUNDS):
-        out = ssms.Simulator(model).simulate(
+        out = simulator.simulate(
             {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)},
             n_samples=n_trials,
             random_state=seed + 7919 * attempt,
@@ -80,7 +81,7 @@ def simulate_dataset(
         )
         rt = np.asarray(out["rts"], float).ravel()
         ch = np.asarray(out["choices"]).ravel()
-        ok = _recorded(spec, rt, ch, theta.get("t", 0.0))
+        ok = recorded(spec, rt, ch, theta.get("t", 0.0))
         rts.append(rt[ok])
         responses.append(ch[ok])
         kept += int(ok.sum())
@@ -99,16 +100,6 @@ def simulate_dataset(
 
 #: simulate_dataset tops up trials lost to max_t for at most this many rounds.
 _TOP_UP_ROUNDS = 10
-
-
-def _recorded(spec, rt: np.ndarray, choice: np.ndarray, t) -> np.ndarray:
-    """Trials a real experiment records: finite rt that ended before max_t (the training rule)."""
-    return (
-        np.isfinite(rt)
-        & (rt > 0)
-        & (rt - np.asarray(t) < SIM_MAX_T - 10 * SIM_DELTA_T)
-        & np.isin(choice, spec.choices)
-    )
 
 
 def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
@@ -429,10 +420,10 @@ def compare_with_analytic(
     """
     import hssm
 
-    from .reference import _check_analytic
+    from .reference import require_analytic
     from .register import install
 
-    _check_analytic(model)
+    require_analytic(model)
     install()
     spec = model_spec(model)
     include = uniform_box_include(spec, include)

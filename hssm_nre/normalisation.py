@@ -85,18 +85,19 @@ def absolute_error_vs_wfpt(
     n_trials: int = 50,
     seed: int = 0,
 ) -> dict[str, np.ndarray | float]:
-    """Absolute log-likelihood error of the NRE against WFPT on trials simulated from theta.
+    """Absolute log-likelihood error of the NRE against HSSM's analytic likelihood (WFPT for
+    the DDM; ``reference.ANALYTIC_MODELS``) on trials simulated from theta.
 
     ``n_theta`` parameter vectors are drawn from the training prior; from each,
     ``n_trials`` trials are simulated (boundary-corrected, i.e. from the
     continuous DDM). The error is log p_hat(x | theta) - log WFPT(x | theta) at
     the theta that generated x: the typical case a fitted model meets.
     """
-    if spec.name != "ddm":
-        raise ValueError(f"WFPT is the DDM's likelihood; got model {spec.name!r}.")
     import ssms
 
-    from .reference import WFPT_FLOOR, wfpt_logp
+    from .reference import WFPT_FLOOR, require_analytic, analytic_logp
+
+    require_analytic(spec.name)
     from .simulate import sample_parameters, simulator_theta
 
     rng = np.random.default_rng(seed)
@@ -113,7 +114,7 @@ def absolute_error_vs_wfpt(
     ch = np.asarray(out["choices"], np.float64).reshape(n_theta, n_trials)
     TH = np.repeat(theta[:, None, :], n_trials, axis=1)
     nre = log_density_fn(TH, rt, ch)
-    ref = wfpt_logp(rt, ch, *(TH[..., i] for i in range(spec.n_params)))
+    ref = analytic_logp(spec.name, rt, ch, *(TH[..., i] for i in range(spec.n_params)))
     ok = (ref > WFPT_FLOOR) & (rt - TH[..., spec.params.index("t")] < SIM_MAX_T - 0.01)
     d = np.where(ok, nre - ref, np.nan)
     return {

@@ -16,7 +16,14 @@ import numpy as np
 
 from .config import ModelSpec
 
-__all__ = ["ANALYTIC_MODELS", "analytic_logp", "wfpt_logp", "per_trial_error", "predicted_posterior_shift"]
+__all__ = [
+    "ANALYTIC_MODELS",
+    "require_analytic",
+    "analytic_logp",
+    "wfpt_logp",
+    "per_trial_error",
+    "predicted_posterior_shift",
+]
 
 #: HSSM's analytic floor; points at or below it are excluded from comparisons.
 WFPT_FLOOR = -60.0
@@ -26,7 +33,7 @@ WFPT_FLOOR = -60.0
 ANALYTIC_MODELS = {"ddm": "logp_ddm", "ddm_sdv": "logp_ddm_sdv"}
 
 
-def _check_analytic(name: str) -> None:
+def require_analytic(name: str) -> None:
     if name not in ANALYTIC_MODELS:
         raise ValueError(
             f"Model {name!r} has no analytic likelihood in HSSM to compare with; "
@@ -49,7 +56,7 @@ def _compiled(name: str, n_params: int):
 def analytic_logp(model: str, rt, choice, *theta) -> np.ndarray:
     """HSSM's analytic log-density per trial for ``model`` (``theta`` in ssm-simulators
     order); every argument broadcastable to one shape."""
-    _check_analytic(model)
+    require_analytic(model)
     rt, choice, *theta = np.broadcast_arrays(*(np.asarray(x, np.float64) for x in (rt, choice, *theta)))
     shape = rt.shape
     data = np.stack([rt.ravel(), choice.ravel()], axis=1)
@@ -80,7 +87,7 @@ def per_trial_error(
     a difference over theta at fixed x, so log p(x) cancels. Points where WFPT is
     below -60 (HSSM's floor region) are excluded.
     """
-    _check_analytic(spec.name)
+    require_analytic(spec.name)
     from .simulate import simulate_chunk
 
     rng = np.random.default_rng(seed)
@@ -131,7 +138,7 @@ def predicted_posterior_shift(
 
     from .compare import simulate_dataset
 
-    _check_analytic(spec.name)
+    require_analytic(spec.name)
 
     theta_star = np.asarray(theta_star, np.float64)
     df = simulate_dataset(spec.name, n_x, theta=dict(zip(spec.params, theta_star)), seed=seed)

@@ -42,7 +42,7 @@ import numpy as np
 
 from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec
 
-__all__ = ["sample_parameters", "simulate_chunk", "simulate_training_data", "default_workers"]
+__all__ = ["sample_parameters", "recorded", "simulate_chunk", "simulate_training_data", "default_workers"]
 
 CHUNK = 100_000
 
@@ -93,6 +93,18 @@ def simulator_theta(spec: ModelSpec, theta: np.ndarray, delta_t: float = SIM_DEL
     return out
 
 
+def recorded(spec: ModelSpec, rt: np.ndarray, choice: np.ndarray, t=0.0) -> np.ndarray:
+    """Mask of the trials an experiment records: finite rt > 0 that ended before max_t
+    (timed-out trials come back with rt ~ max_t + t and a made-up response), with a
+    valid choice. Training data and simulated datasets both keep only these."""
+    return (
+        np.isfinite(rt)
+        & (rt > 0)
+        & (rt - np.asarray(t) < SIM_MAX_T - 10 * SIM_DELTA_T)
+        & np.isin(choice, spec.choices)
+    )
+
+
 def simulate_chunk(
     spec: ModelSpec, n: int, seed_seq: np.random.SeedSequence
 ) -> dict[str, np.ndarray]:
@@ -113,10 +125,7 @@ def simulate_chunk(
     )
     rt = np.asarray(out["rts"], dtype=np.float64).reshape(n)
     choice = np.asarray(out["choices"]).reshape(n).astype(np.int32)
-    # Drop timed-out trials (rt ~ max_t + t), omissions (-999) and non-finite rts.
-    t = theta[:, spec.params.index("t")] if spec.shift else 0.0
-    keep = np.isfinite(rt) & (rt > 0) & (rt - t < SIM_MAX_T - 10 * SIM_DELTA_T)
-    keep &= np.isin(choice, spec.choices)
+    keep = recorded(spec, rt, choice, theta[:, spec.params.index("t")] if spec.shift else 0.0)
     return {
         "theta": theta[keep].astype(np.float32),
         "rt": rt[keep].astype(np.float32),
