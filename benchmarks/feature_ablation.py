@@ -1,15 +1,15 @@
-"""Generic features with and without the leading-edge term, on ddm_sdv against its analytic likelihood.
+"""Generic features with and without the leading-edge term, against a reference likelihood.
 
-    .venv/bin/python benchmarks/feature_ablation.py                       # CPU budget below, ~2 x 8 min
-    .venv/bin/python benchmarks/feature_ablation.py --n-simulations 1000000 --steps 5000
+    .venv/bin/python benchmarks/feature_ablation.py                       # ddm_sdv, CPU budget below, ~2 x 8 min
+    .venv/bin/python benchmarks/feature_ablation.py --model full_ddm      # against HDDM's numerical full_ddm
 
 The generic networks (every model but the DDM) were miscalibrated in the issue-5 validation, with
 the per-trial error against HSSM's analytic ddm_sdv concentrated just after the support edge
 (u < 0.05 s). This trains two ddm_sdv networks with the same data, seed and budget, the current
 generic features and generic + ``edge_features`` (config.ModelSpec), and measures each against the
-analytic likelihood: per-trial error over the box and the MCMC-free predicted posterior shift at
-N = 1,000 and 5,000 (``reference.predicted_posterior_shift``). Writes
-benchmarks/results/feature_ablation.md / .json. Nothing here is shipped.
+reference likelihood (``reference.REFERENCE_MODELS``): per-trial error over the box and the
+MCMC-free predicted posterior shift at N = 1,000 and 5,000 (``reference.predicted_posterior_shift``).
+Writes benchmarks/results/feature_ablation_<model>.md / .json. Nothing here is shipped.
 """
 
 from __future__ import annotations
@@ -27,29 +27,34 @@ import numpy as np
 from hssm_nre.architecture import support_edge
 from hssm_nre.config import TrainSettings, model_spec
 from hssm_nre.likelihood import make_batched_log_ratio_fn
-from hssm_nre.reference import per_trial_error, predicted_posterior_shift
+from hssm_nre.reference import REFERENCE_MODELS, per_trial_error, predicted_posterior_shift
 from hssm_nre.training import train
 
 RESULTS = Path(__file__).parent / "results"
-THETA_STAR = (0.5, 1.2, 0.5, 0.3, 1.0)  # v, a, z, t, sv (the fidelity benchmark's truth)
+#: Where the posterior shift is predicted, per model (ssm-simulators parameter order).
+THETA_STAR = {
+    "ddm_sdv": (0.5, 1.2, 0.5, 0.3, 1.0),  # v, a, z, t, sv (the fidelity benchmark's truth)
+    "full_ddm": (0.5, 1.2, 0.5, 0.5, 0.1, 1.0, 0.15),  # v, a, z, t, sz, sv, st
+}
 
 
-def measure(spec, weights, store: dict, label: str) -> tuple[float, float, float, float, float]:
+def measure(spec, weights, store: dict, label: str, theta_star) -> tuple[float, float, float, float, float]:
     """Error median, p90, median where u < 0.05 s, worst predicted shift at N = 1,000 and 5,000."""
     f = make_batched_log_ratio_fn(spec, weights)
     err = per_trial_error(spec, f, n_x=400, n_theta=200, seed=11)
-    shift = predicted_posterior_shift(spec, f, THETA_STAR, n_trials=(1000, 5000))
+    shift = predicted_posterior_shift(spec, f, theta_star, n_trials=(1000, 5000))
     worst = {n: max(abs(v) for v in d.values()) for n, d in shift["shift_sd"].items()}
     u_edge = (err["rt"][:, None] - support_edge(spec, err["theta"])) < 0.05
     edge_med = float(np.median(err["err"][np.isfinite(err["err"]) & u_edge]))
-    store[label] = {"median": err["median"], "p90": err["p90"], "median_u_below_0.05": edge_med,
+    store[label] = {"median": err["median"], "p90": err["p90"], "excluded": err["excluded"],
+                    "median_u_below_0.05": edge_med,
                     "shift_sd": shift["shift_sd"]}
     return err["median"], err["p90"], edge_med, worst[1000], worst[5000]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="ddm_sdv")
+    ap.add_argument("--model", default="ddm_sdv", choices=sorted(THETA_STAR))
     ap.add_argument("--n-simulations", type=int, default=1_000_000)
     ap.add_argument("--steps", type=int, default=5_000)
     ap.add_argument("--batch-size", type=int, default=1_024)
@@ -62,29 +67,29 @@ def main():
             t0 = time.perf_counter()
             entry = train(spec, settings, root=Path(tmp) / label.replace(" + ", "_"), progress=False)
             secs = time.perf_counter() - t0
-            rows.append((label, *measure(spec, entry.weights, out["variants"], label), secs))
+            rows.append((label, *measure(spec, entry.weights, out["variants"], label, THETA_STAR[args.model]), secs))
             print(rows[-1], flush=True)
-    from hssm_nre.cache import find_network
+    from hssm_nre.cache import shipped_dir, load_entry
 
-    shipped = find_network(args.model)
-    if shipped.source == "shipped":
-        label = "shipped (generic, GPU budget)"
-        rows.append((label, *measure(shipped.spec, shipped.weights, out["variants"], label), float("nan")))
+    if (shipped_dir() / args.model / "metadata.json").is_file():
+        shipped = load_entry(shipped_dir() / args.model)
+        label = f"shipped ({'generic + edge' if shipped.spec.edge_features else 'generic'}, {shipped.settings.n_simulations:,} simulations, {shipped.metadata.get('steps_run', shipped.settings.steps):,} steps of {shipped.settings.batch_size:,})"
+        rows.append((label, *measure(shipped.spec, shipped.weights, out["variants"], label, THETA_STAR[args.model]), float("nan")))
     md = [f"# Feature ablation: {args.model}", "",
           f"Two networks trained on the same {settings.n_simulations:,} simulations (seed 0), {settings.steps:,} steps "
           f"of batch {settings.batch_size:,}, K = 8, on {platform.node()} (2 CPU cores, shared with other runs: "
-          "seconds are indicative). Error against HSSM's analytic likelihood over the training box "
+          f"seconds are indicative). Error against the reference likelihood ({REFERENCE_MODELS[args.model]}) over the training box "
           "(400 x 200 (theta, x) pairs, differences over theta at fixed x); predicted posterior-mean shift "
-          f"at theta* = {THETA_STAR} in posterior SDs (worst parameter). Reproduce: "
-          f"`.venv/bin/python benchmarks/feature_ablation.py --n-simulations {settings.n_simulations} "
-          f"--steps {settings.steps} --batch-size {settings.batch_size}`. Last row: the shipped network "
-          "(generic features, GPU budget) measured the same way.", "",
+          f"at theta* = {THETA_STAR[args.model]} in posterior SDs (worst parameter). Reproduce: "
+          f"`.venv/bin/python benchmarks/feature_ablation.py --model {args.model} --n-simulations {settings.n_simulations} "
+          f"--steps {settings.steps} --batch-size {settings.batch_size}`. A `shipped` row, where there is one: the "
+          "shipped network measured the same way.", "",
           "| features | error median | error p90 | median where u < 0.05 s | shift @ N = 1,000 | shift @ N = 5,000 | seconds |",
           "|---|---|---|---|---|---|---|"]
     md += [f"| {r[0]} | {r[1]:.3f} | {r[2]:.3f} | {r[3]:.3f} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.0f} |" for r in rows]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "feature_ablation.md").write_text("\n".join(md) + "\n")
-    (RESULTS / "feature_ablation.json").write_text(json.dumps(out, indent=1, default=str))
+    (RESULTS / f"feature_ablation_{args.model}.md").write_text("\n".join(md) + "\n")
+    (RESULTS / f"feature_ablation_{args.model}.json").write_text(json.dumps(out, indent=1, default=str))
     print("\n".join(md))
 
 

@@ -7,12 +7,16 @@
 
 ``--model ddm_sdv`` compares the ddm_sdv network with HSSM's analytic ddm_sdv likelihood
 (report ``fidelity_ddm_sdv``; every section but ``speed``, whose LAN is the DDM's).
+``--model full_ddm`` compares with HDDM's numerical full_ddm likelihood (``reference.REFERENCE_MODELS``),
+which has no gradients for NUTS: sections ``error``, ``shift`` and ``cost`` only.
 
 Writes benchmarks/results/fidelity.md (tables), fidelity.json and PNG plots, all from one run
 on one machine. Sections:
 
-* ``error``: per-trial log-likelihood error vs WFPT as differences over theta at fixed x,
+* ``error``: per-trial log-likelihood error vs the reference as differences over theta at fixed x,
   over the training box, with where it concentrates.
+* ``shift``: the MCMC-free predicted posterior-mean shift (``reference.predicted_posterior_shift``)
+  at the truth below, N = 1,000 and 5,000, in posterior SDs.
 * ``flat``: posterior fidelity for the flat DDM at N = 100, 1,000, 5,000.
 * ``regression``: ``v ~ 1 + x`` at N = 1,000.
 * ``hierarchical``: ``v ~ 1 + (1|participant_id)``, 10 participants x 100 trials.
@@ -44,7 +48,8 @@ from hssm_nre.compare import (
     uniform_box_include,
 )
 from hssm_nre.likelihood import make_batched_log_ratio_fn
-from hssm_nre.reference import per_trial_error
+from hssm_nre.architecture import support_edge
+from hssm_nre.reference import ANALYTIC_MODELS, REFERENCE_MODELS, per_trial_error, predicted_posterior_shift
 
 from _report import run_section, verdict, write_report
 
@@ -54,7 +59,9 @@ TARGET_SD = 0.25
 TRUTH = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
 #: The model compared (set by --model) and its extra parameters' true values.
 MODEL = {"value": "ddm"}
-EXTRA_TRUTH = {"ddm": {}, "ddm_sdv": {"sv": 1.0}}
+EXTRA_TRUTH = {"ddm": {}, "ddm_sdv": {"sv": 1.0}, "full_ddm": {"t": 0.5, "sz": 0.1, "sv": 1.0, "st": 0.15}}
+#: Sections that fit HSSM's own likelihood with NUTS: analytic models only.
+NUTS_SECTIONS = ("flat", "regression", "hierarchical", "calibration", "speed")
 
 
 def truth() -> dict[str, float]:
@@ -67,7 +74,7 @@ def section_error(entry, out, quick):
     r = per_trial_error(spec, f, n_x=150 if quick else 400, n_theta=200, seed=11)
     th, err, rt = r["theta"], r["err"], r["rt"][:, None]
     ok = np.isfinite(err)
-    u = rt - th[..., 3]
+    u = rt - support_edge(spec, th)
     s = u / th[..., 1] ** 2
     rows = []
 
@@ -77,13 +84,14 @@ def section_error(entry, out, quick):
             if m.sum() > 30:
                 rows.append((name, f"[{lo:g}, {hi:g})", int(m.sum()), float(np.median(err[m])), float(np.quantile(err[m], 0.9))))
 
-    by("u = rt - t (s)", u, [0, 0.05, 0.2, 0.5, 1, 2, 5, 30])
+    by("u = rt - support edge (s)", u, [0, 0.05, 0.2, 0.5, 1, 2, 5, 30])
     by("s = u / a^2", s, [0, 0.1, 0.5, 1, 2, 5, 20, 300])
     by("|v|", np.abs(th[..., 0]), [0, 1, 2, 3.01])
     by("a", th[..., 1], [0.3, 0.6, 1.0, 1.5, 2.01, 2.51])
     by("z", th[..., 2], [0.1, 0.3, 0.7, 0.91])
     md = [
-        f"Per-trial error vs WFPT over the training box ({int(ok.sum()):,} (theta, x) pairs): "
+        f"Per-trial error vs the reference over the training box ({int(ok.sum()):,} (theta, x) pairs; "
+        f"{r['excluded']:.1%} excluded where the reference is below -60 or undefined): "
         f"**median {r['median']:.3f} nats, 90th percentile {r['p90']:.3f} nats** "
         "(targets 0.03 / 0.10).",
         "",
@@ -107,7 +115,26 @@ def section_error(entry, out, quick):
         md.append(f"\n![error map]({name})")
     except Exception as e:  # plots are a convenience
         md.append(f"(plot failed: {e})")
-    return {"median": r["median"], "p90": r["p90"], "rows": rows}, "\n".join(md)
+    return {"median": r["median"], "p90": r["p90"], "excluded": r["excluded"], "rows": rows}, "\n".join(md)
+
+
+def section_shift(entry):
+    spec = entry.spec
+    th = truth()
+    f = make_batched_log_ratio_fn(spec, entry.weights)
+    r = predicted_posterior_shift(spec, f, [th[p] for p in spec.params], n_trials=(1000, 5000))
+    md = [f"Predicted posterior-mean shift of the NRE relative to the reference at theta* = {th}, in posterior SDs "
+          "(I^-1 E[grad error], from 20,000 simulated trials; no MCMC):", "",
+          "| N | " + " | ".join(spec.params) + " | worst |", "|---|" + "---|" * (spec.n_params + 1)]
+    for n, d in r["shift_sd"].items():
+        md.append(f"| {n:,} | " + " | ".join(f"{d[p]:+.2f}" for p in spec.params) + f" | {max(abs(x) for x in d.values()):.2f} |")
+    md += ["", "Asymptotic posterior SD / prior SD (the prediction assumes this is small; where it is not, the "
+           f"box dominates and that parameter's shift is not meaningful). Fisher condition number {r['fisher_condition']:.1e}.", "",
+           "| N | " + " | ".join(spec.params) + " |", "|---|" + "---|" * spec.n_params]
+    for n, d in r["posterior_sd_over_prior_sd"].items():
+        md.append(f"| {n:,} | " + " | ".join(f"{d[p]:.2f}" for p in spec.params) + " |")
+    r["worst"] = {str(n): max(abs(x) for x in d.values()) for n, d in r["shift_sd"].items()}
+    return r, "\n".join(md)
 
 
 PLOT_PREFIX = {"value": ""}
@@ -295,7 +322,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", default=None, help="network folder (default: the one HSSM would use)")
     ap.add_argument("--model", default="ddm", choices=sorted(EXTRA_TRUTH),
-                    help="the model compared with HSSM's analytic likelihood")
+                    help="the model compared with its reference likelihood")
     ap.add_argument("--only", default=None,
                     help="comma-separated sections (default: all; for --model ddm_sdv all but speed)")
     ap.add_argument("--quick", action="store_true")
@@ -307,7 +334,10 @@ def main():
     args = ap.parse_args()
     MODEL["value"] = args.model
     if args.only is None:
-        args.only = "error,flat,regression,hierarchical,calibration" + (",speed" if args.model == "ddm" else "") + ",cost"
+        args.only = ("error,flat,regression,hierarchical,calibration" + (",speed" if args.model == "ddm" else "")
+                     + ",cost" if args.model in ANALYTIC_MODELS else "error,shift,cost")
+    if args.model not in ANALYTIC_MODELS and set(args.only.split(",")) & set(NUTS_SECTIONS):
+        ap.error(f"{args.model}'s reference has no gradients for NUTS: sections error, shift, cost only")
     if args.model != "ddm":
         if "speed" in args.only.split(","):
             ap.error("the speed section compares with the DDM's LAN: use it with --model ddm only")
@@ -322,7 +352,7 @@ def main():
     weights = str(entry.path)
     RESULTS.mkdir(parents=True, exist_ok=True)
     only = args.only.split(",")
-    order = ["error", "flat", "regression", "hierarchical", "calibration", "speed", "cost"]
+    order = ["error", "shift", "flat", "regression", "hierarchical", "calibration", "speed", "cost"]
     old = RESULTS / f"{args.tag}.json"
     # --only updates those sections of an existing report (same network) and keeps the rest
     report = json.loads(old.read_text()) if old.is_file() else {}
@@ -330,16 +360,18 @@ def main():
         report = {}
     report |= {"machine": platform.node(), "network": weights}
     report.setdefault("md", {})
-    header = [f"# {args.model} NRE benchmark (reference: HSSM's analytic {args.model} likelihood, "
-              f"labelled WFPT)\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
+    ref_name = (f"HSSM's analytic {args.model} likelihood, labelled WFPT" if args.model in ANALYTIC_MODELS
+                else f"HDDM's numerical {args.model} likelihood, {REFERENCE_MODELS[args.model]}, in ssm-simulators' convention")
+    header = [f"# {args.model} NRE benchmark (reference: {ref_name})\n\nNetwork: `{entry.metadata.get('reproduce', weights)}` "
           f"({entry.source}). Machine: {platform.node()}, {platform.processor() or platform.machine()}. "
-          f"NUTS: 2 chains x ({args.tune} tune + {args.draws} draws), "
-          f"uniform priors over the training box in both models for {', '.join(entry.spec.params)} (regression and group terms: "
-          "the analytic model's HSSM default priors in both, see `compare.shared_regression_priors`), "
-          "p_outlier = 0. Sections run at the "
-          "times given in their headings."]
+          + (f"NUTS: 2 chains x ({args.tune} tune + {args.draws} draws), "
+             f"uniform priors over the training box in both models for {', '.join(entry.spec.params)} (regression and group terms: "
+             "the analytic model's HSSM default priors in both, see `compare.shared_regression_priors`), "
+             "p_outlier = 0. " if args.model in ANALYTIC_MODELS else "")
+          + "Sections run at the times given in their headings."]
     sections = {
         "error": lambda: section_error(entry, RESULTS, args.quick),
+        "shift": lambda: section_shift(entry),
         "flat": lambda: section_flat(weights, RESULTS, args.quick, args.draws, args.tune),
         "regression": lambda: section_regression(weights, RESULTS, args.quick, args.draws, args.tune),
         "hierarchical": lambda: section_hierarchical(weights, RESULTS, args.quick, args.draws, args.tune),

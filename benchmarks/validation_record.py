@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/validation_record.py angle weibull ...   # from recovery_<model>.json
     .venv/bin/python benchmarks/validation_record.py ddm_sdv             # from fidelity_ddm_sdv.json
+    .venv/bin/python benchmarks/validation_record.py full_ddm            # recovery + fidelity_full_ddm.json figures
 
 For each model: reads ``hssm_nre/pretrained/<model>/metadata.json`` and the committed results,
 applies one rule, writes ``hssm_nre/pretrained/<model>/README.md`` (how it was trained, the
@@ -51,7 +52,10 @@ def training_paragraph(meta: dict) -> str:
                   f"limit, with the cosine schedule's learning rate at {lr:.0%} of its peak)")
     features = ("DDM features (scaling law, mirror symmetry, exact Wald asymptote)" if spec["ddm_scaling"]
                 else "generic features (parameters scaled to [-1, 1], log u, 1/u, one-hot choice"
-                + ("; u = rt - t" if spec["shift"] else "") + ")")
+                + ((f"; u = rt - (t - {spec['edge_shift'][0]})" if spec.get("edge_shift") else "; u = rt - t")
+                   if spec["shift"] else "")
+                + ("; plus the leading-edge term D^2 / u in a trainable head" if spec.get("edge_features") else "")
+                + ")")
     corr = (" Simulated with the discrete-monitoring boundary correction, so the network learns the "
             "continuous-time model." if spec.get("boundary_correction") else "")
     size = (PRETRAINED / meta["model"] / "weights.npz").stat().st_size / 1024
@@ -90,12 +94,32 @@ def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:
         md += ["", f"The LAN from `../shared/anchors` on the same datasets (median fit {lan['median_seconds']:.1f} s):",
                ""] + _report.recovery_table(lan, params, n)
         md += ["", "LAN coverage misses by the same rule: " + (", ".join(lan_misses) or "none") + "."]
+    md += reference_lines(model)
     summary = (f"Recovery and coverage over {n} simulated datasets of {res['trials']} trials{lan_arg}: "
                + ("every coverage within 2.5 MC SE of its level." if not misses
                   else f"{len(misses)} coverage misses beyond 2.5 MC SE ({', '.join(misses[:4])}"
                        f"{', ...' if len(misses) > 4 else ''}).")
                + f" Correlation of posterior mean with truth {min(nre['corr']):.2f}-{max(nre['corr']):.2f}.")
     return status, summary, md
+
+
+def reference_lines(model: str) -> list[str]:
+    """Per-trial error and predicted shift against a reference likelihood without NUTS
+    gradients (full_ddm: HDDM's numerical one), from ``fidelity_<model>.json``; reported, not
+    part of the rule (the shift is a first-order prediction, not a fit)."""
+    f = RESULTS / f"fidelity_{model}.json"
+    if not f.is_file():
+        return []
+    rep = json.loads(f.read_text())
+    out = ["", f"Against the reference likelihood (`benchmarks/results/fidelity_{model}.md`, "
+           f"`.venv/bin/python benchmarks/fidelity.py --model {model}`; reported, not part of the rule):", ""]
+    if "error" in rep:
+        out.append(f"- per-trial log-likelihood error over the box (differences over theta at fixed x): median "
+                   f"{rep['error']['median']:.3f} nats, 90th percentile {rep['error']['p90']:.3f} nats")
+    if "shift" in rep:
+        out.append(f"- predicted posterior-mean shift at theta* = {rep['shift']['theta']}: worst parameter "
+                   + ", ".join(f"{w:.2f} SD at N = {int(n):,}" for n, w in rep["shift"]["worst"].items()))
+    return out
 
 
 def record_from_fidelity(model: str, meta: dict) -> tuple[str, str, list[str]]:
@@ -132,7 +156,8 @@ def record_from_fidelity(model: str, meta: dict) -> tuple[str, str, list[str]]:
 def write(model: str) -> str:
     d = PRETRAINED / model
     meta = json.loads((d / "metadata.json").read_text())
-    source = "fidelity" if (RESULTS / f"fidelity_{model}.json").is_file() else "recovery"
+    fid = RESULTS / f"fidelity_{model}.json"
+    source = "fidelity" if fid.is_file() and "flat" in json.loads(fid.read_text()) else "recovery"
     status, summary, body = (record_from_fidelity if source == "fidelity" else record_from_recovery)(model, meta)
     meta["validation"] = {"status": status, "summary": summary, "record": "README.md"}
     (d / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/zoo.py --models ddm,angle  # some
     .venv/bin/python benchmarks/zoo.py --resume            # skip models already in the table
     .venv/bin/python benchmarks/zoo.py --resume --retry-failed
+    .venv/bin/python benchmarks/zoo.py --resume --redo full_ddm,ddm_st   # rerun some rows
 
 Models run in batches of ``--batch`` per subprocess (a batch that crashes or hangs is rerun one
 model per subprocess, so one bad model cannot stop the rest; ``--timeout`` seconds per model):
@@ -125,6 +126,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8, help="models per subprocess")
     ap.add_argument("--resume", action="store_true", help="keep rows already in zoo.json")
     ap.add_argument("--retry-failed", action="store_true", help="with --resume: rerun the failed rows")
+    ap.add_argument("--redo", default=None, help="with --resume: comma list of models to rerun (e.g. after a fix)")
     args = ap.parse_args()
     if args.one:  # a batch of models, one row printed as each finishes
         for name in args.one.split(","):
@@ -139,6 +141,8 @@ def main():
     rows = {r["model"]: r for r in json.loads(path.read_text())["rows"]} if (args.resume and path.is_file()) else {}
     if args.retry_failed:
         rows = {k: r for k, r in rows.items() if r["status"] != "failed"}
+    if args.redo:
+        rows = {k: r for k, r in rows.items() if k not in args.redo.split(",")}
     env = dict(os.environ, KERAS_BACKEND="jax")
     t_all = time.perf_counter()
     todo = [m for m in models if m not in rows]

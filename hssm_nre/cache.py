@@ -194,7 +194,7 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
             current = model_spec(spec.name)
         except Exception:
             current = None
-        if current is not None and current != spec:
+        if current is not None and not current.same_model(spec):
             raise CacheMismatchError(
                 f"Network {path} was trained for {spec.name!r} with params {spec.params}, "
                 f"box {spec.bounds}; today's ssm-simulators config says params "

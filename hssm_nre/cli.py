@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -35,6 +36,12 @@ def cmd_train(args) -> int:
     from .training import train
 
     spec = model_spec(args.model)  # fails fast on unknown or unsupported names
+    if args.features is not None and (args.features == "edge") != spec.edge_features:
+        try:
+            spec = dataclasses.replace(spec, edge_features=args.features == "edge")
+        except ValueError as e:  # a model the edge term does not describe
+            print(f"error: --features edge: {e}", file=sys.stderr)
+            return 2
     settings = _settings_from(args)
     entry = train(
         spec,
@@ -145,6 +152,8 @@ def cmd_compare(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import EDGE_FEATURE_MODELS
+
     p = argparse.ArgumentParser(prog="hssm-nre", description="Neural ratio estimation likelihoods for HSSM.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -170,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="MINUTES",
         help="stop training after this many minutes (simulation included), keeping the weights so far",
+    )
+    t.add_argument(
+        "--features",
+        choices=["generic", "edge"],
+        help="feature set of a generic two-choice network: with or without the leading-edge "
+        "term (default: the model's, edge for " + ", ".join(sorted(EDGE_FEATURE_MODELS)) + ")",
     )
     t.add_argument("--cache-dir", help="cache root (default: $HSSM_NRE_CACHE_DIR or ~/.cache/hssm_nre)")
     t.set_defaults(func=cmd_train)

@@ -31,9 +31,17 @@ DDM_SCALING_MODELS = frozenset({"ddm"})
 #: Models simulated with the discrete-monitoring boundary correction (see
 #: :func:`hssm_nre.simulate.simulator_theta`): constant boundaries at +-a and a
 #: relative start point z, so the continuous-time model is what the network learns.
-#: ddm_sdv qualifies (the drift is constant within a trial, so the correction holds
-#: trial by trial) and is what HSSM's analytic ddm_sdv likelihood describes.
-BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv"})
+#: ddm_sdv and full_ddm qualify (drift, start point and non-decision time are constant
+#: within a trial, so the correction holds trial by trial; full_ddm's start-point spread
+#: sz is absolute and held fixed with the start point), and the continuous-time models
+#: are what HSSM's analytic ddm_sdv and HDDM's numerical full_ddm likelihoods describe.
+BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv", "full_ddm"})
+
+#: Models whose networks get the leading-edge features by default (``ModelSpec.edge_features``):
+#: those where a reference likelihood measured the gain at the default CPU budget
+#: (``benchmarks/feature_ablation.py --model NAME``; results in benchmarks/results/).
+#: Networks trained either way still serve their model (``ModelSpec.same_model``).
+EDGE_FEATURE_MODELS = frozenset({"ddm_sdv", "full_ddm"})
 
 #: Models whose non-decision time has an unbounded kernel (ddm_normal_st: ndt ~ Normal(t, st)),
 #: so rt has no hard lower edge at t: their networks see rt itself, not u = rt - t.
@@ -86,11 +94,12 @@ class ModelSpec:
         (ssm-simulators' ``ndt_edge_shift``: full_ddm and ddm_st draw it from
         U(t - st, t + st)), so the support starts at ``t - scale * param``.
     edge_features
-        Experimental (off for every model by default): give the generic network
-        the leading-edge term of a first-passage density, D^2 / u with D the
-        distance from the start point to the boundary the choice names, in a
-        trainable linear head initialised at the Wald density's coefficients.
-        Two-choice models with ``a`` and ``z`` only.
+        Give the generic network the leading-edge term of a first-passage density,
+        D^2 / u with D the distance from the start point to the boundary the choice
+        names, in a trainable linear head initialised at the Wald density's
+        coefficients. Two-choice models with ``a`` and ``z`` only. On by default for
+        ``EDGE_FEATURE_MODELS``; a property of the network, not the model (see
+        :meth:`same_model`), chosen per training with ``hssm-nre train --features``.
     ddm_scaling
         True for models with the diffusion scaling law and mirror symmetry.
     boundary_correction
@@ -117,6 +126,12 @@ class ModelSpec:
                 f"edge_features needs a generic two-choice model with 'a' and 'z' (choices (-1, 1)); "
                 f"{self.name!r} has params {self.params}, choices {self.choices}."
             )
+
+    def same_model(self, other: ModelSpec) -> bool:
+        """True when ``other`` describes the same model (names, box, choices, support),
+        whatever feature set its network uses: a network trained with or without
+        ``edge_features`` serves the model either way."""
+        return dataclasses.replace(self, edge_features=other.edge_features) == other
 
     @property
     def n_params(self) -> int:
@@ -213,6 +228,7 @@ def model_spec(name: str) -> ModelSpec:
         ddm_scaling=name in DDM_SCALING_MODELS,
         boundary_correction=name in BOUNDARY_CORRECTED_MODELS,
         edge_shift=_edge_shift_of(cfg, params),
+        edge_features=name in EDGE_FEATURE_MODELS,
     )
 
 

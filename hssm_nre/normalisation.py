@@ -85,8 +85,8 @@ def absolute_error_vs_wfpt(
     n_trials: int = 50,
     seed: int = 0,
 ) -> dict[str, np.ndarray | float]:
-    """Absolute log-likelihood error of the NRE against HSSM's analytic likelihood (WFPT for
-    the DDM; ``reference.ANALYTIC_MODELS``) on trials simulated from theta.
+    """Absolute log-likelihood error of the NRE against its reference likelihood (WFPT for
+    the DDM; ``reference.REFERENCE_MODELS``) on trials simulated from theta.
 
     ``n_theta`` parameter vectors are drawn from the training prior; from each,
     ``n_trials`` trials are simulated (boundary-corrected, i.e. from the
@@ -95,9 +95,9 @@ def absolute_error_vs_wfpt(
     """
     import ssms
 
-    from .reference import WFPT_FLOOR, require_analytic, analytic_logp
+    from .reference import WFPT_FLOOR, reference_logp, require_reference
 
-    require_analytic(spec.name)
+    require_reference(spec.name)
     from .simulate import sample_parameters, simulator_theta
 
     rng = np.random.default_rng(seed)
@@ -114,7 +114,7 @@ def absolute_error_vs_wfpt(
     ch = np.asarray(out["choices"], np.float64).reshape(n_theta, n_trials)
     TH = np.repeat(theta[:, None, :], n_trials, axis=1)
     nre = log_density_fn(TH, rt, ch)
-    ref = analytic_logp(spec.name, rt, ch, *(TH[..., i] for i in range(spec.n_params)))
+    ref = reference_logp(spec.name, rt, ch, *(TH[..., i] for i in range(spec.n_params)))
     ok = (ref > WFPT_FLOOR) & (rt - TH[..., spec.params.index("t")] < SIM_MAX_T - 0.01)
     d = np.where(ok, nre - ref, np.nan)
     return {

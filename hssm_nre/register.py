@@ -17,6 +17,12 @@ and the network's training box as ``bounds``. The user's own arguments are
 stored as the model's init snapshot, so HSSM's save/load rebuilds the model
 through this path again (``import hssm_nre`` first). If HSSM opens the kind up,
 only this file changes.
+
+Two more private HSSM 0.5 points are adjusted here: the per-instance
+``_make_model_distribution`` (regression-bound mask dropped, see the comment in
+``_build_nre_call``) and ``hssm.distribution_utils.dist.ensure_positive_ndt``,
+which floors trials with rt <= t; for models whose support starts at t - st
+(full_ddm, ddm_st) the floor is moved to the support edge, for NRE Ops only.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import functools
 import inspect
 import logging
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,10 +237,11 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
         train_if_missing=bool(opts.get("nre_train", False)),
         settings=opts.get("nre_settings"),
     )
-    if entry.spec != spec:
+    if not entry.spec.same_model(spec):
         raise ValueError(
             f"The network at {entry.path} was trained with spec {entry.spec}, expected {spec}."
         )
+    spec = entry.spec  # the network's own feature set (e.g. edge_features) drives its forward pass
     validation = entry.metadata.get("validation") or {}
     if validation.get("status") == "failed":
         warnings.warn(
@@ -295,7 +303,12 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     def _make_without_bound_mask():
         self.nre_regression_bounds = dict(self.bounds)
         self.bounds = {}
-        return cls_make(self)
+        dist = cls_make(self)
+        if spec.edge_shift is not None:
+            # HSSM floors every trial with rt <= t; this model's support starts at
+            # t - scale * param (see _ensure_positive_ndt). self.loglik is now HSSM's Op.
+            _SHIFTED_SUPPORT[self.loglik] = spec.edge_shift
+        return dist
 
     self._make_model_distribution = _make_without_bound_mask
     try:
@@ -306,6 +319,35 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     self._init_args = user_args
     self.nre = NREInfo(spec, entry.path, entry.source, kind, entry.metadata)
     _log.info("NRE likelihood for %r from %s (%s).", spec.name, entry.path, entry.source)
+
+
+#: HSSM likelihood Ops of NRE models whose rt support starts below t (full_ddm, ddm_st:
+#: ssm-simulators draws the non-decision time from U(t - st, t + st)), with (param, scale).
+_SHIFTED_SUPPORT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _ensure_positive_ndt_at_support(original):
+    """HSSM's ``ensure_positive_ndt`` sets the log-likelihood of every trial with rt <= t
+    to -66.1. For models whose support starts at t - st that floors valid trials and
+    puts a cliff at t = min(rt) that NUTS cannot cross (measured: full_ddm chains stuck
+    there, 44 nats below the truth). For those models' Ops the floor is applied at the
+    support edge instead; every other likelihood gets HSSM's own function."""
+
+    @functools.wraps(original)
+    def ensure_positive_ndt(data, logp, list_params, dist_params):
+        shifted = _SHIFTED_SUPPORT.get(logp.owner.op) if logp.owner is not None else None
+        if shifted is None or "t" not in list_params:
+            return original(data, logp, list_params, dist_params)
+        import pytensor.tensor as pt
+        from hssm.distribution_utils.dist import LOGP_LB
+
+        param, scale = shifted
+        edge = dist_params[list_params.index("t")] - scale * dist_params[list_params.index(param)]
+        rt = data[:, 0]
+        return pt.where(pt.bitwise_and(rt - edge <= 1e-15, pt.neq(rt, -999.0)), LOGP_LB, logp)
+
+    ensure_positive_ndt._hssm_nre_original = original
+    return ensure_positive_ndt
 
 
 def install() -> None:
@@ -336,3 +378,6 @@ def install() -> None:
 
     __init__._hssm_nre_original = original
     cls.__init__ = __init__
+    from hssm.distribution_utils import dist as hssm_dist
+
+    hssm_dist.ensure_positive_ndt = _ensure_positive_ndt_at_support(hssm_dist.ensure_positive_ndt)

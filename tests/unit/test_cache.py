@@ -107,9 +107,41 @@ def test_shipped_networks_are_small_documented_and_load(name):
     assert e.metadata["reproduce"] in readme  # the validation record names how to rebuild it
     assert e.metadata["validation"]["status"] in {"passed", "failed"}
     assert f"**Status: {e.metadata['validation']['status']}**" in readme
+    # the reproduce command rebuilds this network: same settings, same feature set
+    from hssm_nre import cli
+    from hssm_nre.config import model_spec
+
+    args = cli.build_parser().parse_args(e.metadata["reproduce"].split()[1:])
+    assert cli._settings_from(args) == e.settings
+    features = model_spec(name).edge_features if args.features is None else args.features == "edge"
+    assert features == e.spec.edge_features
 
 
 def test_copied_entry_folder_loads_anywhere(tiny_entry, tmp_path):
     dst = tmp_path / "copy"
     shutil.copytree(tiny_entry.path, dst)
     assert cache.load_entry(dst / "metadata.json").spec.name == "ddm"
+
+
+def test_a_network_serves_its_model_with_or_without_edge_features(isolated_cache):
+    """The feature set belongs to the network: an entry trained with the other edge_features
+    setting than today's default loads, is found, and keeps its own features; a different
+    box still does not load."""
+    import dataclasses
+
+    from hssm_nre.architecture import init_weights
+    from hssm_nre.config import TrainSettings, model_spec
+
+    today = model_spec("ddm_sdv")
+    other = dataclasses.replace(today, edge_features=not today.edge_features)
+    assert other != today and other.same_model(today) and today.same_model(other)
+    assert not dataclasses.replace(today, upper=(5.0, *today.upper[1:])).same_model(today)
+    settings = TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,))
+    path = cache.save_entry(other, settings, init_weights(other, (8,), (4,), seed=0), root=isolated_cache)
+    e = cache.find_network("ddm_sdv")
+    assert e.path == path and e.spec == other
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["spec"]["upper"][0] = 5.0
+    (path / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(CacheMismatchError, match="today's ssm-simulators config"):
+        cache.load_entry(path)

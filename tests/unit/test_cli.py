@@ -48,3 +48,18 @@ def test_a_time_limited_network_records_and_reproduces_its_steps():
     cmd = reproduce_command("ddm", s)
     assert cmd.endswith("--stop-after-steps 90")
     assert cli._settings_from(cli.build_parser().parse_args(cmd.split()[1:])) == s
+
+
+def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_cannot_apply(capsys):
+    from hssm_nre.config import TrainSettings, model_spec
+    from hssm_nre.training import reproduce_command
+
+    s = TrainSettings()
+    for name in ("ddm_sdv", "angle"):
+        default = model_spec(name).edge_features
+        assert reproduce_command(name, s, default) == f"hssm-nre train {name}"
+        cmd = reproduce_command(name, s, not default)
+        assert cmd.endswith("--features " + ("generic" if default else "edge"))
+        assert cli.build_parser().parse_args(cmd.split()[1:]).features == cmd.split()[-1]
+    assert cli.main(["train", "race_3", "--features", "edge", "--steps", "1"]) == 2  # before any simulation
+    assert "edge_features needs a generic two-choice model" in capsys.readouterr().err

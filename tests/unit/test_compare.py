@@ -22,6 +22,39 @@ def test_regression_terms_get_the_same_priors_under_both_likelihoods(ddm_data):
         assert str(nre.params["v"].prior[term]) == str(ref.params["v"].prior[term]), term
 
 
+def test_full_ddm_reference_reads_ssm_simulators_parameters():
+    """HDDM's numerical full_ddm in ssm-simulators' convention: without variability it is
+    WFPT, and on simulated data the likelihood peaks at the simulating a, sz and st (HDDM's
+    own convention, st taken as given, would put st at half its value). sz is weakly
+    identified: 3,000 trials separate a doubled sz; on 30,000 the peak is within 25 %
+    of the simulating value (mean log-likelihood 0.0006 / 0.0004 nats lower at 0.75 / 1.25 sz)."""
+    import numpy as np
+    import pytest
+
+    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.reference import full_ddm_logp, reference_logp, wfpt_logp
+
+    rt, ch = np.array([0.6, 0.9, 1.4]), np.array([1.0, -1.0, 1.0])
+    np.testing.assert_allclose(
+        full_ddm_logp(rt, ch, 0.5, 1.2, 0.5, 0.3, 1e-6, 1e-6, 1e-6), wfpt_logp(rt, ch, 0.5, 1.2, 0.5, 0.3), atol=1e-4
+    )
+    theta = {"v": 0.3, "a": 0.5, "z": 0.5, "t": 0.3, "sz": 0.15, "sv": 0.5, "st": 0.1}
+    df = simulate_dataset("full_ddm", 3000, theta=theta, seed=4)
+
+    def mean_ll(**change):
+        th = {**theta, **change}
+        return reference_logp("full_ddm", df.rt.to_numpy(), df.response.to_numpy(), *th.values()).mean()
+
+    best = mean_ll()
+    assert np.isfinite(best)
+    for change in ({"st": 0.05}, {"st": 0.2}, {"sz": 0.3}, {"a": 0.4}, {"a": 0.6}):
+        assert mean_ll(**change) < best, change
+    # sz large enough that the start interval reaches a boundary: undefined, -inf
+    assert np.isneginf(full_ddm_logp(0.6, 1.0, 0.3, 0.5, 0.5, 0.3, 0.6, 0.5, 0.1))
+    with pytest.raises(ValueError, match="no reference likelihood"):
+        reference_logp("angle", rt, ch, 0.5, 1.2, 0.5, 0.3, 0.1)
+
+
 def test_analytic_references_cover_ddm_and_ddm_sdv_and_refuse_others():
     import numpy as np
     import pytest

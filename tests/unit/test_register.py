@@ -108,3 +108,74 @@ def test_initial_values_are_moved_inside_the_box():
     _keep_initvals_inside(m, {"t": (0.25, 2.25), "v": (0.0, 2.5), "a": (0.3, 2.5)})
     assert 0.25 < float(m._initvals["t"]) < 0.3 and 0.0 < float(m._initvals["v"]) < 0.1
     assert float(m._initvals["a"]) == 1.5 and m._initvals["t"].dtype == np.float64
+
+
+def test_the_network_s_own_feature_set_drives_the_likelihood(ddm_data, tmp_path):
+    """A ddm_sdv network trained with the other edge_features setting than today's default
+    is used with its own features: same logp as its forward pass, not the default's."""
+    import dataclasses
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.cache import save_entry
+    from hssm_nre.config import TrainSettings, model_spec
+
+    today = model_spec("ddm_sdv")
+    other = dataclasses.replace(today, edge_features=not today.edge_features)
+    w = init_weights(other, (8,), (4,), seed=0)
+    path = save_entry(other, TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,)), w,
+                      root=tmp_path)
+    data = ddm_data.assign(rt=ddm_data.rt + 1.2)  # every trial above the initial t (HSSM floors the rest)
+    m = hssm.HSSM(data=data, model="ddm_sdv", loglik_kind="nre", nre_weights=path, p_outlier=0,
+                  nre_likelihood="ratio")
+    assert m.nre.spec == other
+    pm_model = m.pymc_model
+    ip = pm_model.initial_point()
+    values = dict(zip([v.name for v in pm_model.unobserved_value_vars],
+                      pm_model.compile_fn(pm_model.unobserved_value_vars)(ip)))
+    theta = np.array([float(values[p]) for p in other.params])
+    rt, ch = data.rt.to_numpy(), data.response.to_numpy(float)
+    expected = float(np.sum(logit_fn(other, w, np.broadcast_to(theta, (len(rt), 5)), rt, ch, JNP_OPS())))
+    loglik = pm_model.compile_fn(pm_model.observedlogp)(ip)
+    np.testing.assert_allclose(float(loglik), expected, rtol=1e-4)
+    default = dataclasses.replace(other, edge_features=today.edge_features)
+    w_default = init_weights(default, (8,), (4,), seed=0)  # shapes differ: the default could not have run
+    assert w_default["lin_W"].shape != w["lin_W"].shape
+
+
+def test_hssm_floors_trials_at_the_support_edge_not_at_t_for_shifted_models(tmp_path):
+    """full_ddm's non-decision time is spread over U(t - st, t + st): trials between t - st
+    and t are valid. HSSM floors rt <= t to -66.1; for such models the floor must sit at
+    t - st (a floor at t put a cliff at t = min(rt) where full_ddm chains stuck)."""
+    from hssm_nre.architecture import init_weights
+    from hssm_nre.cache import save_entry
+    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.config import TrainSettings, model_spec
+
+    spec = model_spec("full_ddm")
+    assert spec.edge_shift == ("st", 1.0)
+    w = init_weights(spec, (8,), (4,), seed=0)
+    w["lin_W"][:] = 0.0  # the logit is 0 above the support edge: observed logp = floors only
+    path = save_entry(spec, TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,)), w,
+                      root=tmp_path)
+    df = simulate_dataset("full_ddm", 100, seed=3,
+                          theta={"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.6, "sz": 0.1, "sv": 0.5, "st": 0.2})
+    m = hssm.HSSM(data=df, model="full_ddm", loglik_kind="nre", nre_weights=path, p_outlier=0,
+                  nre_likelihood="ratio")
+    pm_model = m.pymc_model
+    ip = pm_model.initial_point()
+    t_key = next(k for k in ip if k.startswith("t_"))
+    values = pm_model.compile_fn(pm_model.unobserved_value_vars)
+    names = [v.name for v in pm_model.unobserved_value_vars]
+    observed = pm_model.compile_fn(pm_model.observedlogp)
+    seen_between = False
+    for x in np.linspace(-1.5, -0.5, 5):
+        ip[t_key] = np.asarray(x)
+        v = dict(zip(names, values(ip)))
+        below_edge = int((df.rt <= v["t"] - v["st"]).sum())
+        seen_between |= int((df.rt <= v["t"]).sum()) > below_edge
+        np.testing.assert_allclose(float(observed(ip)), -66.1 * below_edge, rtol=1e-6)
+    assert seen_between  # some t put trials between t - st and t, where HSSM alone floors them
+    # other models keep HSSM's own floor at t
+    from hssm.distribution_utils import dist
+
+    assert dist.ensure_positive_ndt._hssm_nre_original is not None
