@@ -90,6 +90,13 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _features(spec) -> str:
+    return (("DDM scaling + mirror symmetry" if spec.ddm_scaling else "generic")
+            + (" + leading-edge term" if spec.edge_features else "")
+            + (f", shift-aware (u = rt - {'(t - ' + spec.edge_shift[0] + ')' if spec.edge_shift else 't'})"
+               if spec.shift else ""))
+
+
 def cmd_info(args) -> int:
     from .cache import find_network
     from .config import model_spec
@@ -100,9 +107,7 @@ def cmd_info(args) -> int:
     print(f"params:  {', '.join(spec.params)}")
     print("box:     " + ", ".join(f"{p} [{lo:g}, {hi:g}]" for p, (lo, hi) in spec.bounds.items()))
     print(f"choices: {list(spec.choices)}")
-    print(f"features: {'DDM scaling + mirror symmetry' if spec.ddm_scaling else 'generic'}"
-          + (f", shift-aware (u = rt - t{' + ' + spec.edge_shift[0] if spec.edge_shift else ''})"
-             if spec.shift else ""))
+    print(f"features: {_features(spec)} (for new training)")
     try:
         entry = find_network(spec.name)
     except NetworkNotFoundError as e:
@@ -110,6 +115,7 @@ def cmd_info(args) -> int:
         return 0
     m = entry.metadata
     print(f"network: {entry.source} at {entry.path}")
+    print(f"  features: {_features(entry.spec)}")
     for key in ("reproduce", "train_seconds", "simulation_seconds", "steps_run", "versions"):
         if key in m:
             print(f"  {key}: {m[key]}")

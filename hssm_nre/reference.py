@@ -37,6 +37,7 @@ __all__ = [
     "wfpt_logp",
     "per_trial_error",
     "predicted_posterior_shift",
+    "identified_shift",
 ]
 
 #: HSSM's analytic floor; points at or below it are excluded from comparisons.
@@ -191,8 +192,13 @@ def predicted_posterior_shift(
     n_x: int = 20_000,
     seed: int = 0,
     eps: float = 1e-5,
+    fixed: tuple[str, ...] = (),
 ) -> dict:
     """Predicted posterior-mean shift of the NRE relative to the reference likelihood, in SDs.
+
+    ``fixed``: parameters held at their true values (left out of the Fisher information),
+    for models with a weakly identified parameter whose near-singular direction would
+    otherwise carry the linear prediction far outside the box (full_ddm's sz).
 
     With i.i.d. trials, a per-trial log-likelihood error d(theta, x) shifts the
     posterior mean by about Delta = I^-1 E_x[grad d(theta*, x)] (I: per-trial
@@ -206,6 +212,9 @@ def predicted_posterior_shift(
     from .compare import simulate_dataset
 
     require_reference(spec.name)
+    unknown = set(fixed) - set(spec.params)
+    if unknown:
+        raise ValueError(f"fixed names parameters {sorted(unknown)} that {spec.name!r} does not have.")
 
     theta_star = np.asarray(theta_star, np.float64)
     df = simulate_dataset(spec.name, n_x, theta=dict(zip(spec.params, theta_star)), seed=seed)
@@ -222,21 +231,43 @@ def predicted_posterior_shift(
         dn = reference_logp(spec.name, rt, ch, *(theta_star - e))
         g_ll[:, j] = (up - dn) / (2 * eps)
     ok = np.all(np.isfinite(g_ll), axis=1) & np.all(np.isfinite(g_nre), axis=1)
+    free = [j for j, p in enumerate(spec.params) if p not in fixed]
+    params = [spec.params[j] for j in free]
+    g_ll, g_nre = g_ll[:, free], g_nre[:, free]
     fisher = g_ll[ok].T @ g_ll[ok] / ok.sum()
     inv = np.linalg.inv(fisher)
     bias = (g_nre[ok] - g_ll[ok]).mean(axis=0)
     delta = inv @ bias
     sd1 = np.sqrt(np.diag(inv))
-    prior_sd = (np.asarray(spec.upper) - np.asarray(spec.lower)) / np.sqrt(12.0)
+    prior_sd = ((np.asarray(spec.upper) - np.asarray(spec.lower)) / np.sqrt(12.0))[free]
     return {
         "theta": dict(zip(spec.params, theta_star.tolist())),
-        "shift_per_trial": dict(zip(spec.params, delta.tolist())),
-        "shift_sd": {int(n): dict(zip(spec.params, (np.sqrt(n) * delta / sd1).tolist())) for n in n_trials},
+        "fixed": list(fixed),
+        "shift_per_trial": dict(zip(params, delta.tolist())),
+        "shift_sd": {int(n): dict(zip(params, (np.sqrt(n) * delta / sd1).tolist())) for n in n_trials},
         # The predictor assumes a locally Gaussian posterior well inside the box: where the
         # asymptotic posterior SD is not small against the prior SD (a weakly identified
         # parameter such as full_ddm's sz), the box dominates and the shift is not meaningful.
         "posterior_sd_over_prior_sd": {
-            int(n): dict(zip(spec.params, (sd1 / np.sqrt(n) / prior_sd).tolist())) for n in n_trials
+            int(n): dict(zip(params, (sd1 / np.sqrt(n) / prior_sd).tolist())) for n in n_trials
         },
         "fisher_condition": float(np.linalg.cond(fisher)),
     }
+
+
+def identified_shift(spec: ModelSpec, log_ratio_fn, theta_star, *, n_trials=(1000, 5000), weak_ratio: float = 0.5) -> dict:
+    """:func:`predicted_posterior_shift`, and again with the weakly identified parameters held
+    at the truth when there are any: those whose asymptotic posterior SD at the smallest N is at
+    least ``weak_ratio`` of their prior SD. Their near-singular direction would otherwise carry
+    the linear prediction for every parameter far outside the box. Returns the full result with
+    ``"weak_fixed"`` (or None) and ``"identified_worst"``: the worst shift in SDs per N among
+    the parameters the prediction covers."""
+    full = predicted_posterior_shift(spec, log_ratio_fn, theta_star, n_trials=n_trials)
+    n0 = min(full["posterior_sd_over_prior_sd"])
+    weak = tuple(p for p, v in full["posterior_sd_over_prior_sd"][n0].items() if v >= weak_ratio)
+    full["weak_fixed"] = (
+        predicted_posterior_shift(spec, log_ratio_fn, theta_star, n_trials=n_trials, fixed=weak) if weak else None
+    )
+    use = full["weak_fixed"] or full
+    full["identified_worst"] = {int(n): max(abs(v) for v in d.values()) for n, d in use["shift_sd"].items()}
+    return full

@@ -331,7 +331,8 @@ def _ensure_positive_ndt_at_support(original):
     to -66.1. For models whose support starts at t - st that floors valid trials and
     puts a cliff at t = min(rt) that NUTS cannot cross (measured: full_ddm chains stuck
     there, 44 nats below the truth). For those models' Ops the floor is applied at the
-    support edge instead; every other likelihood gets HSSM's own function."""
+    support edge instead; every other likelihood gets HSSM's own function. Upstream:
+    lnccbrown/HSSM#1292 (open) fixes the same floor in HSSM; drop this once it lands."""
 
     @functools.wraps(original)
     def ensure_positive_ndt(data, logp, list_params, dist_params):

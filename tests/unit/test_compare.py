@@ -71,3 +71,25 @@ def test_analytic_references_cover_ddm_and_ddm_sdv_and_refuse_others():
         analytic_logp("angle", rt, ch, 0.5, 1.2, 0.5, 0.3, 0.1)
     with pytest.raises(ValueError, match="analytic models: ddm, ddm_sdv"):
         compare_with_analytic(None, model="levy")  # refused before any data handling
+
+
+def test_predicted_shift_can_hold_parameters_at_the_truth(tiny_entry):
+    """The MCMC-free shift predictor on the tiny DDM network: every parameter, then z held at
+    the truth (left out of the Fisher information); a wrong name is refused."""
+    import numpy as np
+    import pytest
+
+    from hssm_nre.likelihood import make_batched_log_ratio_fn
+    from hssm_nre.reference import predicted_posterior_shift
+
+    f = make_batched_log_ratio_fn(tiny_entry.spec, tiny_entry.weights)
+    theta = (0.5, 1.2, 0.5, 0.3)
+    full = predicted_posterior_shift(tiny_entry.spec, f, theta, n_trials=(1000,), n_x=2000)
+    held = predicted_posterior_shift(tiny_entry.spec, f, theta, n_trials=(1000,), n_x=2000, fixed=("z",))
+    assert set(full["shift_sd"][1000]) == {"v", "a", "z", "t"} and set(held["shift_sd"][1000]) == {"v", "a", "t"}
+    assert all(np.isfinite(v) for v in held["shift_sd"][1000].values())
+    # fixing a parameter removes its uncertainty from the others': their posterior SDs shrink
+    for p in ("v", "a", "t"):
+        assert held["posterior_sd_over_prior_sd"][1000][p] <= full["posterior_sd_over_prior_sd"][1000][p] + 1e-12
+    with pytest.raises(ValueError, match="does not have"):
+        predicted_posterior_shift(tiny_entry.spec, f, theta, n_trials=(1000,), n_x=200, fixed=("sv",))
