@@ -304,10 +304,11 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
         self.nre_regression_bounds = dict(self.bounds)
         self.bounds = {}
         dist = cls_make(self)
-        if spec.edge_shift is not None:
+        if "t" in spec.params and (spec.edge_shift is not None or not spec.shift):
             # HSSM floors every trial with rt <= t; this model's support starts at
-            # t - scale * param (see _ensure_positive_ndt). self.loglik is now HSSM's Op.
-            _SHIFTED_SUPPORT[self.loglik] = spec.edge_shift
+            # t - scale * param, or has no lower edge (see _ensure_positive_ndt_at_support).
+            # self.loglik is now HSSM's Op.
+            _SHIFTED_SUPPORT[self.loglik] = spec.edge_shift if spec.shift else _NO_EDGE
         return dist
 
     self._make_model_distribution = _make_without_bound_mask
@@ -321,9 +322,11 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     _log.info("NRE likelihood for %r from %s (%s).", spec.name, entry.path, entry.source)
 
 
-#: HSSM likelihood Ops of NRE models whose rt support starts below t (full_ddm, ddm_st:
-#: ssm-simulators draws the non-decision time from U(t - st, t + st)), with (param, scale).
+#: HSSM likelihood Ops of NRE models whose rt support starts below t, with (param, scale)
+#: (full_ddm, ddm_st: ssm-simulators draws the non-decision time from U(t - st, t + st)),
+#: or _NO_EDGE (ddm_normal_st: ndt ~ Normal(t, st), no lower edge at all).
 _SHIFTED_SUPPORT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_NO_EDGE = ("", 0.0)
 
 
 def _ensure_positive_ndt_at_support(original):
@@ -331,7 +334,8 @@ def _ensure_positive_ndt_at_support(original):
     to -66.1. For models whose support starts at t - st that floors valid trials and
     puts a cliff at t = min(rt) that NUTS cannot cross (measured: full_ddm chains stuck
     there, 44 nats below the truth). For those models' Ops the floor is applied at the
-    support edge instead; every other likelihood gets HSSM's own function. Upstream:
+    support edge instead, and dropped for ddm_normal_st (no lower edge); every other
+    likelihood gets HSSM's own function. Upstream:
     lnccbrown/HSSM#1292 (open) fixes the same floor in HSSM; drop this once it lands."""
 
     @functools.wraps(original)
@@ -339,6 +343,8 @@ def _ensure_positive_ndt_at_support(original):
         shifted = _SHIFTED_SUPPORT.get(logp.owner.op) if logp.owner is not None else None
         if shifted is None or "t" not in list_params:
             return original(data, logp, list_params, dist_params)
+        if shifted == _NO_EDGE:
+            return logp  # every rt > 0 is possible: the network models all of it
         import pytensor.tensor as pt
         from hssm.distribution_utils.dist import LOGP_LB
 

@@ -179,3 +179,27 @@ def test_hssm_floors_trials_at_the_support_edge_not_at_t_for_shifted_models(tmp_
     from hssm.distribution_utils import dist
 
     assert dist.ensure_positive_ndt._hssm_nre_original is not None
+
+
+def test_no_rt_floor_for_a_normal_non_decision_time(tmp_path):
+    """ddm_normal_st: ndt ~ Normal(t, st) has no lower edge, so HSSM's rt <= t floor is dropped."""
+    from hssm_nre.architecture import init_weights
+    from hssm_nre.cache import save_entry
+    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.config import TrainSettings, model_spec
+
+    spec = model_spec("ddm_normal_st")
+    assert not spec.shift and "t" in spec.params
+    w = init_weights(spec, (8,), (4,), seed=0)  # zero output layers: the logit is 0 everywhere
+    path = save_entry(spec, TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,)), w,
+                      root=tmp_path)
+    theta = {p: 0.5 * (lo + hi) for p, (lo, hi) in spec.bounds.items()}
+    df = simulate_dataset("ddm_normal_st", 100, theta=theta, seed=3)
+    m = hssm.HSSM(data=df, model="ddm_normal_st", loglik_kind="nre", nre_weights=path, p_outlier=0,
+                  nre_likelihood="ratio")
+    pm_model = m.pymc_model
+    ip = pm_model.initial_point()
+    ip[next(k for k in ip if k.startswith("t_"))] = np.asarray(3.0)  # t near the top of its box
+    t = dict(zip([v.name for v in pm_model.unobserved_value_vars], pm_model.compile_fn(pm_model.unobserved_value_vars)(ip)))["t"]
+    assert (df.rt <= t).sum() > 0  # HSSM alone would floor these trials
+    assert float(pm_model.compile_fn(pm_model.observedlogp)(ip)) == 0.0
