@@ -335,7 +335,7 @@ def main():
     ap.add_argument("--model", default="ddm", choices=sorted(EXTRA_TRUTH),
                     help="the model compared with its reference likelihood")
     ap.add_argument("--only", default=None,
-                    help="comma-separated sections (default: all; for --model ddm_sdv all but speed)")
+                    help="comma-separated sections (default: all; ddm_sdv: all but speed; full_ddm: error,shift,cost)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tag", default="fidelity", help="report name: benchmarks/results/<tag>.md/.json")
     ap.add_argument("--sizes", default=None, help="trial counts for flat/regression/hierarchical, e.g. 100,1000")

@@ -126,7 +126,7 @@ def reference_lines(model: str) -> list[str]:
             parts.append(f"{abs(d[p_w]):.2f} SD ({p_w}) at N = {int(n):,}")
         out.append(f"- predicted posterior-mean shift at theta* = {sh['theta']}, worst parameter: " + ", ".join(parts)
                    + (f" (with the weakly identified {', '.join(weak['fixed'])} held at the truth; its asymptotic "
-                      "posterior SD exceeds half its prior SD at N = 1,000, so the box, not the likelihood, bounds it)"
+                      "posterior SD is at least half its prior SD at N = 1,000, so the box, not the likelihood, bounds it)"
                       if weak else ""))
     return out
 

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ModelSpec
+from .config import ModelSpec, shifted_edge
 
 __all__ = [
     "FLOOR",
@@ -124,7 +124,7 @@ def support_edge(spec: ModelSpec, theta):
     edge = theta[..., spec.params.index("t")]
     if spec.edge_shift is not None:
         param, scale = spec.edge_shift
-        edge = edge - scale * theta[..., spec.params.index(param)]
+        edge = shifted_edge(edge, theta[..., spec.params.index(param)], scale)
     return edge
 
 

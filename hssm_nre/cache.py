@@ -195,10 +195,13 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
         except Exception:
             current = None
         if current is not None and not current.same_model(spec):
+            diff = "; ".join(
+                f"{k}: network {getattr(spec, k)!r}, today {getattr(current, k)!r}"
+                for k in current.model_differences(spec)
+            )
             raise CacheMismatchError(
-                f"Network {path} was trained for {spec.name!r} with params {spec.params}, "
-                f"box {spec.bounds}; today's ssm-simulators config says params "
-                f"{current.params}, box {current.bounds}. {fix}"
+                f"Network {path} was trained for {spec.name!r} under a different model spec than "
+                f"today's ssm-simulators config and hssm_nre give ({diff}). {fix}"
             )
     return NetworkEntry(spec, settings, weights, evidence, meta, path)
 

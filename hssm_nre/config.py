@@ -70,6 +70,12 @@ def _choices_of(cfg: dict[str, Any]) -> tuple[int, ...]:
     return (-1, 1) if n == 2 else tuple(range(n))
 
 
+def shifted_edge(t, spread, scale: float):
+    """Lowest possible rt when the non-decision time is spread below t (``ModelSpec.edge_shift``):
+    t - scale * spread. Works on numbers, arrays and tensors alike."""
+    return t - scale * spread
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What a network models: names, order, box, choices and feature set.
@@ -131,7 +137,13 @@ class ModelSpec:
         """True when ``other`` describes the same model (names, box, choices, support),
         whatever feature set its network uses: a network trained with or without
         ``edge_features`` serves the model either way."""
-        return dataclasses.replace(self, edge_features=other.edge_features) == other
+        return self.model_differences(other) == []
+
+    def model_differences(self, other: ModelSpec) -> list[str]:
+        """Names of the model-defining fields that differ from ``other`` (every field but
+        the network's feature choice ``edge_features``)."""
+        mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
+        return [k for k in mine if k != "edge_features" and mine[k] != theirs[k]]
 
     @property
     def n_params(self) -> int:

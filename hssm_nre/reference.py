@@ -34,6 +34,7 @@ __all__ = [
     "require_reference",
     "analytic_logp",
     "reference_logp",
+    "full_ddm_logp",
     "wfpt_logp",
     "per_trial_error",
     "predicted_posterior_shift",
@@ -144,8 +145,9 @@ def per_trial_error(
     (WFPT for the DDM; see ``REFERENCE_MODELS``), over the training box.
 
     For each of ``n_x`` trials x simulated under the training prior, ``n_theta``
-    parameter vectors are drawn uniformly from the box (with t < rt, where the
-    likelihood is positive). The error at (theta_j, x) is
+    parameter vectors are drawn uniformly from the box with the support edge below rt
+    (t < rt; for models whose support starts at t - st, t < rt + st, drawn after st),
+    where the likelihood is positive. The error at (theta_j, x) is
     |d_j - median_j d_j| with d_j = log_ratio(theta_j, x) - log WFPT(x | theta_j):
     a difference over theta at fixed x, so log p(x) cancels. Points where WFPT is
     below -60 (HSSM's floor region) or undefined (full_ddm's start-point interval
@@ -160,15 +162,19 @@ def per_trial_error(
     lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
     theta = rng.uniform(lo, hi, size=(len(rt), n_theta, spec.n_params))
     it = spec.params.index("t")
-    # t inside the box and below rt (where every reference model's likelihood is positive);
-    # trials faster than the box's lowest t have no such theta and are excluded.
-    t_room = np.maximum(np.minimum(rt, hi[it]) - lo[it], 0.0)
-    theta[..., it] = lo[it] + rng.uniform(0, 1, size=theta.shape[:2]) * t_room[:, None]
+    # t inside the box with the support edge below rt (where the likelihood is positive);
+    # a trial faster than every such t (no room) is excluded.
+    t_max = np.broadcast_to(rt[:, None], theta.shape[:2])
+    if spec.edge_shift is not None:  # the support edge t - scale * spread below rt
+        param, scale = spec.edge_shift
+        t_max = t_max + scale * theta[..., spec.params.index(param)]
+    t_room = np.maximum(np.minimum(t_max, hi[it]) - lo[it], 0.0)
+    theta[..., it] = lo[it] + rng.uniform(0, 1, size=theta.shape[:2]) * t_room
     R = np.broadcast_to(rt[:, None], theta.shape[:2])
     C = np.broadcast_to(ch[:, None], theta.shape[:2])
     lr = np.asarray(log_ratio_fn(theta, R, C))
     ll = reference_logp(spec.name, R, C, *(theta[..., i] for i in range(spec.n_params)))
-    ok = (ll > WFPT_FLOOR) & (t_room > 0)[:, None]
+    ok = (ll > WFPT_FLOOR) & (t_room > 0)
     d = np.where(ok, lr - ll, np.nan)
     err = np.abs(d - np.nanmedian(d, axis=1, keepdims=True))
     flat = err[ok]
@@ -205,23 +211,29 @@ def predicted_posterior_shift(
     Fisher information), while the posterior SD is sqrt((I^-1)_jj / N). The
     shift in SDs at N trials is sqrt(N) * Delta_j / sqrt((I^-1)_jj): a cheap,
     MCMC-free predictor of the fidelity target (checked against NUTS in the
-    benchmark). Gradients: the NRE's by JAX, the reference's by central differences.
+    benchmark). Gradients: the NRE's by JAX, the reference's by central differences
+    (step ``eps``, raised to ``FD_EPS`` for a quadrature reference).
     """
-    import jax
-
-    from .compare import simulate_dataset
-
     require_reference(spec.name)
     unknown = set(fixed) - set(spec.params)
     if unknown:
         raise ValueError(f"fixed names parameters {sorted(unknown)} that {spec.name!r} does not have.")
 
+    grads = _shift_gradients(spec, log_ratio_fn, theta_star, n_x=n_x, seed=seed, eps=eps)
+    return _solve_shift(spec, grads, fixed, n_trials)
+
+
+def _shift_gradients(spec: ModelSpec, log_ratio_fn, theta_star, *, n_x: int, seed: int, eps: float) -> dict:
+    """Per-trial gradients at theta* of the NRE (JAX) and the reference (central differences;
+    the step is at least ``FD_EPS`` for a quadrature reference) on ``n_x`` simulated trials."""
+    import jax
+
+    from .compare import simulate_dataset
+
     theta_star = np.asarray(theta_star, np.float64)
     df = simulate_dataset(spec.name, n_x, theta=dict(zip(spec.params, theta_star)), seed=seed)
     rt, ch = df.rt.to_numpy(float), df.response.to_numpy(float)
-    g_nre = np.asarray(
-        jax.vmap(jax.grad(log_ratio_fn), in_axes=(None, 0, 0))(theta_star, rt, ch)
-    )
+    g_nre = np.asarray(jax.vmap(jax.grad(log_ratio_fn), in_axes=(None, 0, 0))(theta_star, rt, ch))
     g_ll = np.empty_like(g_nre)
     eps = max(eps, FD_EPS.get(spec.name, 0.0))
     for j in range(spec.n_params):
@@ -230,18 +242,27 @@ def predicted_posterior_shift(
         up = reference_logp(spec.name, rt, ch, *(theta_star + e))
         dn = reference_logp(spec.name, rt, ch, *(theta_star - e))
         g_ll[:, j] = (up - dn) / (2 * eps)
-    ok = np.all(np.isfinite(g_ll), axis=1) & np.all(np.isfinite(g_nre), axis=1)
+    return {"theta": theta_star, "g_nre": g_nre, "g_ll": g_ll}
+
+
+def _solve_shift(spec: ModelSpec, grads: dict, fixed, n_trials) -> dict:
     free = [j for j, p in enumerate(spec.params) if p not in fixed]
+    if not free:
+        raise ValueError(f"every parameter of {spec.name!r} is held fixed: nothing to predict.")
     params = [spec.params[j] for j in free]
-    g_ll, g_nre = g_ll[:, free], g_nre[:, free]
+    g_ll, g_nre = grads["g_ll"][:, free], grads["g_nre"][:, free]
+    ok = np.all(np.isfinite(g_ll), axis=1) & np.all(np.isfinite(g_nre), axis=1)
     fisher = g_ll[ok].T @ g_ll[ok] / ok.sum()
-    inv = np.linalg.inv(fisher)
+    try:
+        inv = np.linalg.inv(fisher)
+    except np.linalg.LinAlgError:  # exactly singular: the pseudo-inverse's answer on the rest
+        inv = np.linalg.pinv(fisher)
     bias = (g_nre[ok] - g_ll[ok]).mean(axis=0)
     delta = inv @ bias
     sd1 = np.sqrt(np.diag(inv))
     prior_sd = ((np.asarray(spec.upper) - np.asarray(spec.lower)) / np.sqrt(12.0))[free]
     return {
-        "theta": dict(zip(spec.params, theta_star.tolist())),
+        "theta": dict(zip(spec.params, grads["theta"].tolist())),
         "fixed": list(fixed),
         "shift_per_trial": dict(zip(params, delta.tolist())),
         "shift_sd": {int(n): dict(zip(params, (np.sqrt(n) * delta / sd1).tolist())) for n in n_trials},
@@ -262,12 +283,14 @@ def identified_shift(spec: ModelSpec, log_ratio_fn, theta_star, *, n_trials=(100
     the linear prediction for every parameter far outside the box. Returns the full result with
     ``"weak_fixed"`` (or None) and ``"identified_worst"``: the worst shift in SDs per N among
     the parameters the prediction covers."""
-    full = predicted_posterior_shift(spec, log_ratio_fn, theta_star, n_trials=n_trials)
+    require_reference(spec.name)
+    grads = _shift_gradients(spec, log_ratio_fn, theta_star, n_x=20_000, seed=0, eps=1e-5)
+    full = _solve_shift(spec, grads, (), n_trials)
     n0 = min(full["posterior_sd_over_prior_sd"])
     weak = tuple(p for p, v in full["posterior_sd_over_prior_sd"][n0].items() if v >= weak_ratio)
-    full["weak_fixed"] = (
-        predicted_posterior_shift(spec, log_ratio_fn, theta_star, n_trials=n_trials, fixed=weak) if weak else None
-    )
+    if len(weak) == spec.n_params:
+        weak = ()  # nothing identified: report the full prediction as it is
+    full["weak_fixed"] = _solve_shift(spec, grads, weak, n_trials) if weak else None
     use = full["weak_fixed"] or full
     full["identified_worst"] = {int(n): max(abs(v) for v in d.values()) for n, d in use["shift_sd"].items()}
     return full

@@ -22,7 +22,8 @@ Two more private HSSM 0.5 points are adjusted here: the per-instance
 ``_make_model_distribution`` (regression-bound mask dropped, see the comment in
 ``_build_nre_call``) and ``hssm.distribution_utils.dist.ensure_positive_ndt``,
 which floors trials with rt <= t; for models whose support starts at t - st
-(full_ddm, ddm_st) the floor is moved to the support edge, for NRE Ops only.
+(full_ddm, ddm_st) the floor is moved to the support edge, and for ddm_normal_st
+(no lower edge) dropped, for NRE Ops only.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import functools
 import inspect
 import logging
 import warnings
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .cache import NetworkEntry, find_network, load_entry
-from .config import ModelSpec, TrainSettings, model_spec
+from .config import ModelSpec, TrainSettings, model_spec, shifted_edge
 from .errors import (
     InvalidDataError,
     NetworkNotFoundError,
@@ -307,8 +307,8 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
         if "t" in spec.params and (spec.edge_shift is not None or not spec.shift):
             # HSSM floors every trial with rt <= t; this model's support starts at
             # t - scale * param, or has no lower edge (see _ensure_positive_ndt_at_support).
-            # self.loglik is now HSSM's Op.
-            _SHIFTED_SUPPORT[self.loglik] = spec.edge_shift if spec.shift else _NO_EDGE
+            # self.loglik is now HSSM's Op: tag it (HSSM's floor reads the tag).
+            setattr(self.loglik, _SUPPORT_TAG, spec.edge_shift if spec.shift else _NO_EDGE)
         return dist
 
     self._make_model_distribution = _make_without_bound_mask
@@ -322,11 +322,11 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     _log.info("NRE likelihood for %r from %s (%s).", spec.name, entry.path, entry.source)
 
 
-#: HSSM likelihood Ops of NRE models whose rt support starts below t, with (param, scale)
-#: (full_ddm, ddm_st: ssm-simulators draws the non-decision time from U(t - st, t + st)),
-#: or _NO_EDGE (ddm_normal_st: ndt ~ Normal(t, st), no lower edge at all).
-_SHIFTED_SUPPORT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_NO_EDGE = ("", 0.0)
+#: Attribute set on the HSSM likelihood Op of an NRE model whose rt support starts below t:
+#: (param, scale) (full_ddm, ddm_st: ssm-simulators draws the non-decision time from
+#: U(t - st, t + st)), or _NO_EDGE (ddm_normal_st: ndt ~ Normal(t, st), no lower edge).
+_SUPPORT_TAG = "_hssm_nre_support"
+_NO_EDGE = object()
 
 
 def _ensure_positive_ndt_at_support(original):
@@ -335,21 +335,23 @@ def _ensure_positive_ndt_at_support(original):
     puts a cliff at t = min(rt) that NUTS cannot cross (measured: full_ddm chains stuck
     there, 44 nats below the truth). For those models' Ops the floor is applied at the
     support edge instead, and dropped for ddm_normal_st (no lower edge); every other
-    likelihood gets HSSM's own function. Upstream:
+    likelihood gets HSSM's own function. The floor itself (-66.1, below which HSSM's analytic
+    likelihoods are cut too) is kept, so the NRE is treated as the likelihoods it is compared
+    with. Upstream:
     lnccbrown/HSSM#1292 (open) fixes the same floor in HSSM; drop this once it lands."""
 
     @functools.wraps(original)
     def ensure_positive_ndt(data, logp, list_params, dist_params):
-        shifted = _SHIFTED_SUPPORT.get(logp.owner.op) if logp.owner is not None else None
+        shifted = getattr(logp.owner.op, _SUPPORT_TAG, None) if logp.owner is not None else None
         if shifted is None or "t" not in list_params:
             return original(data, logp, list_params, dist_params)
-        if shifted == _NO_EDGE:
+        if shifted is _NO_EDGE:
             return logp  # every rt > 0 is possible: the network models all of it
         import pytensor.tensor as pt
         from hssm.distribution_utils.dist import LOGP_LB
 
         param, scale = shifted
-        edge = dist_params[list_params.index("t")] - scale * dist_params[list_params.index(param)]
+        edge = shifted_edge(dist_params[list_params.index("t")], dist_params[list_params.index(param)], scale)
         rt = data[:, 0]
         return pt.where(pt.bitwise_and(rt - edge <= 1e-15, pt.neq(rt, -999.0)), LOGP_LB, logp)
 
@@ -387,4 +389,5 @@ def install() -> None:
     cls.__init__ = __init__
     from hssm.distribution_utils import dist as hssm_dist
 
-    hssm_dist.ensure_positive_ndt = _ensure_positive_ndt_at_support(hssm_dist.ensure_positive_ndt)
+    if getattr(hssm_dist.ensure_positive_ndt, "_hssm_nre_original", None) is None:
+        hssm_dist.ensure_positive_ndt = _ensure_positive_ndt_at_support(hssm_dist.ensure_positive_ndt)

@@ -28,7 +28,11 @@ def reproduce_command(name: str, settings: TrainSettings, edge_features: bool | 
     the network's feature choice, named when it is not the model's default)."""
     d = TrainSettings()
     parts = [f"hssm-nre train {name}"]
-    if edge_features is not None and edge_features != model_spec(name).edge_features:
+    try:
+        default = model_spec(name).edge_features
+    except Exception:  # a custom spec under a name ssm-simulators does not know
+        default = None
+    if edge_features is not None and edge_features != default:
         parts.append(f"--features {'edge' if edge_features else 'generic'}")
     flags = {
         "n_simulations": "--n-simulations",

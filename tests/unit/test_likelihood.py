@@ -208,7 +208,7 @@ def test_support_starts_at_t_minus_st_for_spread_non_decision_times():
 
 
 def test_edge_features_start_at_the_wald_leading_terms():
-    """Experimental edge features: at initialisation the logit is -D^2/2u - 1.5 log u + log D."""
+    """Edge features: at initialisation the logit is -D^2/2u - 1.5 log u + log D."""
     import dataclasses
 
     import numpy as np

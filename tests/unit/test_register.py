@@ -175,10 +175,14 @@ def test_hssm_floors_trials_at_the_support_edge_not_at_t_for_shifted_models(tmp_
         seen_between |= int((df.rt <= v["t"]).sum()) > below_edge
         np.testing.assert_allclose(float(observed(ip)), -66.1 * below_edge, rtol=1e-6)
     assert seen_between  # some t put trials between t - st and t, where HSSM alone floors them
-    # other models keep HSSM's own floor at t
+    # every other likelihood (analytic, blackbox, LAN) keeps HSSM's own floor at t
+    import pytensor.tensor as pt
     from hssm.distribution_utils import dist
 
-    assert dist.ensure_positive_ndt._hssm_nre_original is not None
+    data = pt.as_tensor(np.array([[0.2, 1.0], [0.5, 1.0]]))
+    plain = pt.as_tensor(np.zeros(2)) + 0.0  # an Op no NRE model tagged
+    floored = dist.ensure_positive_ndt(data, plain, ["v", "a", "z", "t", "st"], [0.0, 1.0, 0.5, 0.3, 0.2])
+    np.testing.assert_allclose(floored.eval(), [-66.1, 0.0], rtol=1e-6)
 
 
 def test_no_rt_floor_for_a_normal_non_decision_time(tmp_path):
