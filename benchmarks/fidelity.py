@@ -137,7 +137,6 @@ def section_shift(entry):
                 "| N | " + " | ".join(ps) + " |", "|---|" + "---|" * len(ps)]
         out += [f"| {n:,} | " + " | ".join(f"{d[p]:.2f}" for p in ps) + " |"
                 for n, d in res["posterior_sd_over_prior_sd"].items()]
-        res["worst"] = {str(n): max(abs(x) for x in d.values()) for n, d in res["shift_sd"].items()}
         return out
 
     md += tables(r)

@@ -70,9 +70,10 @@ def simulate_dataset(
     rts, responses = [], []
     kept = 0
     simulator = ssms.Simulator(model)
+    sim_params = {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)}
     for attempt in range(_TOP_UP_ROUNDS):
         out = simulator.simulate(
-            {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)},
+            sim_params,
             n_samples=n_trials,
             random_state=seed + 7919 * attempt,
             return_option="minimal",

@@ -98,7 +98,7 @@ def absolute_error_vs_wfpt(
     from .reference import WFPT_FLOOR, reference_logp, require_reference
 
     require_reference(spec.name)
-    from .simulate import sample_parameters, simulator_theta
+    from .simulate import recorded, sample_parameters, simulator_theta
 
     rng = np.random.default_rng(seed)
     theta = sample_parameters(spec, n_theta, rng)
@@ -115,7 +115,7 @@ def absolute_error_vs_wfpt(
     TH = np.repeat(theta[:, None, :], n_trials, axis=1)
     nre = log_density_fn(TH, rt, ch)
     ref = reference_logp(spec.name, rt, ch, *(TH[..., i] for i in range(spec.n_params)))
-    ok = (ref > WFPT_FLOOR) & (rt - TH[..., spec.params.index("t")] < SIM_MAX_T - 0.01)
+    ok = (ref > WFPT_FLOOR) & recorded(spec, rt, ch, TH[..., spec.params.index("t")])
     d = np.where(ok, nre - ref, np.nan)
     return {
         "theta": theta,

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .architecture import support_edge
 from .config import ModelSpec
 
 __all__ = [
@@ -164,10 +165,7 @@ def per_trial_error(
     it = spec.params.index("t")
     # t inside the box with the support edge below rt (where the likelihood is positive);
     # a trial faster than every such t (no room) is excluded.
-    t_max = np.broadcast_to(rt[:, None], theta.shape[:2])
-    if spec.edge_shift is not None:  # the support edge t - scale * spread below rt
-        param, scale = spec.edge_shift
-        t_max = t_max + scale * theta[..., spec.params.index(param)]
+    t_max = rt[:, None] + (theta[..., it] - support_edge(spec, theta))  # edge = rt at t = t_max
     t_room = np.maximum(np.minimum(t_max, hi[it]) - lo[it], 0.0)
     theta[..., it] = lo[it] + rng.uniform(0, 1, size=theta.shape[:2]) * t_room
     R = np.broadcast_to(rt[:, None], theta.shape[:2])
