@@ -1,12 +1,13 @@
-"""Generic features with and without the leading-edge term, against a reference likelihood.
+"""The network's feature sets (generic, generic + leading edge, DDM scaling), against a reference likelihood.
 
     .venv/bin/python benchmarks/feature_ablation.py                       # ddm_sdv, CPU budget below, ~2 x 8 min
     .venv/bin/python benchmarks/feature_ablation.py --model full_ddm      # against HDDM's numerical full_ddm
 
 The generic networks (every model but the DDM) were miscalibrated in the issue-5 validation, with
 the per-trial error against HSSM's analytic ddm_sdv concentrated just after the support edge
-(u < 0.05 s). This trains two networks with the same data, seed and budget, generic features and generic +
-``edge_features`` (config.ModelSpec; whichever is the model's default), and measures each against the
+(u < 0.05 s). This trains one network per feature set the model can take (``config.FEATURE_SETS``:
+generic, generic + ``edge_features``, and for ddm_sdv the DDM's ``ddm_scaling`` with the Wald head mixed
+over the drift) with the same data, seed and budget, and measures each against the
 reference likelihood (``reference.REFERENCE_MODELS``): per-trial error over the box and the
 MCMC-free predicted posterior shift at N = 1,000 and 5,000 (``reference.predicted_posterior_shift``).
 Writes benchmarks/results/feature_ablation_<model>.md / .json. Nothing here is shipped.
@@ -15,7 +16,6 @@ Writes benchmarks/results/feature_ablation_<model>.md / .json. Nothing here is s
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import platform
 import tempfile
@@ -33,6 +33,8 @@ from hssm_nre.training import train
 from fidelity import EXTRA_TRUTH, TRUTH
 
 RESULTS = Path(__file__).parent / "results"
+#: Row labels of the feature sets (``config.FEATURE_SETS``).
+LABELS = {"generic": "generic", "edge": "generic + edge", "scaling": "DDM scaling"}
 #: Where the posterior shift is predicted: the fidelity benchmark's truth per model.
 THETA_STAR = {m: tuple((TRUTH | EXTRA_TRUTH[m])[p] for p in model_spec(m).params) for m in ("ddm_sdv", "full_ddm")}
 
@@ -60,13 +62,19 @@ def main():
     ap.add_argument("--steps", type=int, default=5_000)
     ap.add_argument("--batch-size", type=int, default=1_024)
     args = ap.parse_args()
-    base = dataclasses.replace(model_spec(args.model), edge_features=False)  # the default may be either
+    base = model_spec(args.model)
+    variants = []
+    for features, label in LABELS.items():
+        try:
+            variants.append((label, base.with_features(features)))
+        except ValueError:  # a feature set this model cannot take
+            pass
     settings = TrainSettings(n_simulations=args.n_simulations, steps=args.steps, batch_size=args.batch_size)
     rows, out = [], {"model": args.model, "settings": settings.to_dict(), "machine": platform.node(), "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, spec in (("generic", base), ("generic + edge", dataclasses.replace(base, edge_features=True))):
+        for label, spec in variants:
             t0 = time.perf_counter()
-            entry = train(spec, settings, root=Path(tmp) / label.replace(" + ", "_"), progress=False)
+            entry = train(spec, settings, root=Path(tmp) / spec.features, progress=False)
             secs = time.perf_counter() - t0
             rows.append((label, *measure(spec, entry.weights, out["variants"], label, THETA_STAR[args.model]), secs))
             print(rows[-1], flush=True)
@@ -74,10 +82,10 @@ def main():
 
     if (shipped_dir() / args.model / "metadata.json").is_file():
         shipped = load_entry(shipped_dir() / args.model)
-        label = f"shipped ({'generic + edge' if shipped.spec.edge_features else 'generic'}, {shipped.settings.n_simulations:,} simulations, {shipped.metadata.get('steps_run', shipped.settings.steps):,} steps of {shipped.settings.batch_size:,})"
+        label = f"shipped ({LABELS[shipped.spec.features]}, {shipped.settings.n_simulations:,} simulations, {shipped.metadata.get('steps_run', shipped.settings.steps):,} steps of {shipped.settings.batch_size:,})"
         rows.append((label, *measure(shipped.spec, shipped.weights, out["variants"], label, THETA_STAR[args.model]), float("nan")))
     md = [f"# Feature ablation: {args.model}", "",
-          f"Two networks trained on the same {settings.n_simulations:,} simulations (seed 0), {settings.steps:,} steps "
+          f"{len(variants)} networks trained on the same {settings.n_simulations:,} simulations (seed 0), {settings.steps:,} steps "
           f"of batch {settings.batch_size:,}, K = 8, on {platform.node()} (2 CPU cores, shared with other runs: "
           f"seconds are indicative). Error against the reference likelihood ({REFERENCE_MODELS[args.model]}) over the training box "
           "(400 x 200 (theta, x) pairs, differences over theta at fixed x); predicted posterior-mean shift "

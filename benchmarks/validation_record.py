@@ -50,7 +50,10 @@ def training_paragraph(meta: dict) -> str:
         lr = 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * f))  # CosineDecay(alpha=0.02), see network.py
         steps += (f" of {meta['planned_steps']:,} planned (stopped at the {meta.get('time_limit_minutes', '?')}-minute "
                   f"limit, with the cosine schedule's learning rate at {lr:.0%} of its peak)")
-    features = ("DDM features (scaling law, mirror symmetry, exact Wald asymptote)" if spec["ddm_scaling"]
+    features = ("DDM features (scaling law, mirror symmetry, exact Wald asymptote"
+                + (" mixed over the drift's Normal(v, sv)" if "sv" in spec["params"] else "")
+                + (" with the linear collapse added to the drift" if "theta" in spec["params"] else "") + ")"
+                if spec["ddm_scaling"]
                 else "generic features (parameters scaled to [-1, 1], log u, 1/u, one-hot choice"
                 + ((f"; u = rt - (t - {spec['edge_shift'][0]})" if spec.get("edge_shift") else "; u = rt - t")
                    if spec["shift"] else "")

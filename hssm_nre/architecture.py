@@ -19,7 +19,7 @@ log r(theta, x) = log p(x | theta) - log p(x). It is built as
 
 Feature sets (chosen by :class:`hssm_nre.config.ModelSpec`):
 
-``ddm_scaling`` (the DDM): the first-passage density obeys
+``ddm_scaling`` (the DDM; ddm_sdv and angle, see below): the first-passage density obeys
 p(u | v, a, z) = a^-2 p1(u / a^2 | v a, z), and mirroring the process maps
 (v, z, choice) -> (-v, 1 - z, -choice). So F is a function of the
 dimensionless time s = u / a^2, v' = choice * v * a and z' (z for the upper
@@ -28,7 +28,13 @@ boundary, 1 - z for the lower) plus the exact Jacobian -2 log a. A linear
 scaled distance to the absorbing boundary) is initialised at the exact
 single-boundary (Wald) density d / sqrt(2 pi s^3) exp(-(d - v' s)^2 / 2s) in
 ssm-simulators' convention (boundaries at +-a); the MLP learns the correction
-from the other boundary, which is smooth and bounded.
+from the other boundary, which is smooth and bounded. Two relatives keep all of this:
+ddm_sdv, whose per-trial drift ~ Normal(v, sv) scales like v (w = sv a) and whose
+single-boundary density mixed over that drift is closed-form (the head gains
+log(1 + w^2 s) and its exponent terms are divided by 1 + w^2 s); and angle, whose
+boundaries +-(a - u tan(theta)) make crossing the one named a constant-boundary crossing
+with drift v' + a tan(theta) (the head is unchanged, v' moves). Both give the MLP their
+extra dimensionless parameter as one more input.
 
 generic (every other model): F = MLP([theta scaled to [-1, 1], log u, c / u,
 one-hot choice]) + a linear head over the same features; u = rt - t when the
@@ -132,7 +138,9 @@ def n_features(spec: ModelSpec) -> tuple[int, int, int]:
     """Widths of (MLP input, linear-head input, evidence input)."""
     n_c = len(spec.choices)
     if spec.ddm_scaling:
-        return 5, 5, 1 + n_c
+        if "sv" in spec.params:
+            return 6, 6, 1 + n_c
+        return (6 if "theta" in spec.params else 5), 5, 1 + n_c
     n_theta = spec.n_params - (1 if spec.shift else 0)
     n = n_theta + 2 + n_c
     if spec.edge_features:
@@ -162,12 +170,32 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
         v, a, z = theta[..., i_v], theta[..., i_a], theta[..., i_z]
         c = 2.0 * onehot[..., -1] - 1.0  # +1 for the upper boundary (choice 1), -1 otherwise
         vp = c * v * a
+        if "theta" in spec.params:
+            # angle: boundaries +-(a - u tan(theta)). Crossing the one the choice names is
+            # crossing a constant boundary for the process plus u tan(theta): the drift towards
+            # it grows by tan(theta), a tan(theta) in scaled units. The Wald head below is then
+            # the exact single-boundary density again, and the law still scales.
+            w_theta = xp.tan(theta[..., spec.params.index("theta")]) * a
+            vp = vp + w_theta
         zp = xp.clip(xp.where(c > 0, z, 1.0 - z), Z_EPS, 1.0 - Z_EPS)
         s = xp.maximum(u, S_MIN) / (a * a)
         log_s = xp.log(s)
         d = 1.0 - zp  # scaled distance to the absorbing boundary (units of a, halved)
-        mlp_in = xp.stack([vp / 5.0, 2.0 * zp - 1.0, log_s / 3.0, s / 20.0, xp.sqrt(s) / 3.0], -1)
-        lin_in = xp.stack([xp.log(d), log_s, d * d / s, vp * d, vp * vp * s], -1)
+        mlp = [vp / 5.0, 2.0 * zp - 1.0, log_s / 3.0, s / 20.0, xp.sqrt(s) / 3.0]
+        if "sv" in spec.params:
+            # drift ~ Normal(v, sv) per trial scales like v: w = sv * a. The single-boundary
+            # density mixed over that drift stays closed-form (see init_weights); with
+            # k = 1 / (1 + w^2 s) its exponent's terms are the DDM's times k.
+            w = theta[..., spec.params.index("sv")] * a
+            w2s = w * w * s
+            k = 1.0 / (1.0 + w2s)
+            mlp_in = xp.stack(mlp + [w / 5.0], -1)
+            lin_in = xp.stack(
+                [xp.log(d), log_s, k * d * d / s, k * vp * d, k * vp * vp * s, xp.log1p(w2s)], -1
+            )
+        else:
+            mlp_in = xp.stack(mlp + ([w_theta / 5.0] if "theta" in spec.params else []), -1)
+            lin_in = xp.stack([xp.log(d), log_s, d * d / s, vp * d, vp * vp * s], -1)
         jac = -2.0 * xp.log(a)
         return mlp_in, lin_in, ev_in, jac, u
 
@@ -221,7 +249,12 @@ def init_weights(spec: ModelSpec, widths, evidence_widths, seed: int) -> dict[st
                 # Wald density at the absorbing boundary, boundaries at +-1, start at
                 # -1 + 2 z': distance D = 2 d; log f = log D - 1.5 log s - D^2/2s
                 # + v' D - v'^2 s / 2 - log sqrt(2 pi).
-                w[:, 0] = [1.0, -1.5, -2.0, 2.0, -0.5]
+                w[:5, 0] = [1.0, -1.5, -2.0, 2.0, -0.5]
+                if shape[0] == 6:
+                    # ddm_sdv: the Wald density mixed over v' ~ Normal(v', w^2),
+                    # D / sqrt(2 pi s^3 (1 + w^2 s)) exp(-(D - v' s)^2 / 2 s (1 + w^2 s)):
+                    # the exponent's terms times k = 1 / (1 + w^2 s), and -0.5 log(1 + w^2 s).
+                    w[5, 0] = -0.5
             elif spec.edge_features:
                 # the Wald density's leading terms: -D^2 / 2u - 1.5 log u + log D
                 w[:, 0] = [-0.5, -1.5, 1.0]

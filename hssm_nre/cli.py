@@ -36,11 +36,11 @@ def cmd_train(args) -> int:
     from .training import train
 
     spec = model_spec(args.model)  # fails fast on unknown or unsupported names
-    if args.features is not None and (args.features == "edge") != spec.edge_features:
+    if args.features is not None and args.features != spec.features:
         try:
-            spec = dataclasses.replace(spec, edge_features=args.features == "edge")
-        except ValueError as e:  # a model the edge term does not describe
-            print(f"error: --features edge: {e}", file=sys.stderr)
+            spec = spec.with_features(args.features)
+        except ValueError as e:  # a model these features do not describe
+            print(f"error: --features {args.features}: {e}", file=sys.stderr)
             return 2
     settings = _settings_from(args)
     entry = train(
@@ -91,8 +91,10 @@ def cmd_list(args) -> int:
 
 
 def _features(spec) -> str:
-    return (("DDM scaling + mirror symmetry" if spec.ddm_scaling else "generic")
-            + (" + leading-edge term" if spec.edge_features else "")
+    return ({"scaling": "DDM scaling + mirror symmetry + exact Wald head"
+             + (" with drift variability" if "sv" in spec.params else "")
+             + (" with the linear collapse in the drift" if "theta" in spec.params else ""),
+             "edge": "generic + leading-edge term", "generic": "generic"}[spec.features]
             + (f", shift-aware (u = rt - {'(t - ' + spec.edge_shift[0] + ')' if spec.edge_shift else 't'})"
                if spec.shift else ""))
 
@@ -158,7 +160,7 @@ def cmd_compare(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import EDGE_FEATURE_MODELS
+    from .config import DDM_SCALING_MODELS, EDGE_FEATURE_MODELS, FEATURE_SETS
 
     p = argparse.ArgumentParser(prog="hssm-nre", description="Neural ratio estimation likelihoods for HSSM.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -188,9 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--features",
-        choices=["generic", "edge"],
-        help="feature set of a generic two-choice network: with or without the leading-edge "
-        "term (default: the model's, edge for " + ", ".join(sorted(EDGE_FEATURE_MODELS)) + ")",
+        choices=list(FEATURE_SETS),
+        help="the network's feature set: 'scaling' (the DDM's scaling law, mirror symmetry and exact "
+        "Wald head; the DDM, ddm_sdv and angle), 'edge' (generic + the leading-edge term; two-choice models "
+        "with a and z) or 'generic' (default: the model's; scaling for "
+        + ", ".join(sorted(DDM_SCALING_MODELS)) + ", edge for " + ", ".join(sorted(EDGE_FEATURE_MODELS)) + ")",
     )
     t.add_argument("--cache-dir", help="cache root (default: $HSSM_NRE_CACHE_DIR or ~/.cache/hssm_nre)")
     t.set_defaults(func=cmd_train)

@@ -24,9 +24,19 @@ from .errors import UnknownModelError, UnsupportedModelError
 __all__ = ["ModelSpec", "TrainSettings", "model_spec", "available_models"]
 
 #: Models whose first-passage density obeys the diffusion scaling law
-#: p(u | v, a, z) = a**-2 * p1(u / a**2 | v * a, z) and the mirror symmetry
-#: (v, z, choice) -> (-v, 1 - z, -choice). The network is told both facts.
-DDM_SCALING_MODELS = frozenset({"ddm"})
+#: p(u | v, a, z, ...) = a**-2 * p1(u / a**2 | v * a, z, ...) and the mirror symmetry
+#: (v, z, choice) -> (-v, 1 - z, -choice), with a closed-form single-boundary density: the
+#: DDM; ddm_sdv (per-trial drift ~ Normal(v, sv), which scales like v: sv * a); angle
+#: (boundaries +-(a - u tan(theta)): a constant boundary for the process plus u tan(theta)).
+#: Their networks can be told all three (``ModelSpec.ddm_scaling``, ``--features scaling``).
+DDM_SCALING_CAPABLE = frozenset({"ddm", "ddm_legacy", "ddm_sdv", "angle", "angle_extended"})
+#: Those whose networks get the DDM features by default: where a reference likelihood measured
+#: the gain (ddm_sdv: ``benchmarks/feature_ablation.py``).
+DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv"})
+
+#: The feature sets a network can be trained with (``hssm-nre train --features``);
+#: see :attr:`ModelSpec.features`.
+FEATURE_SETS = ("scaling", "edge", "generic")
 
 #: Models simulated with the discrete-monitoring boundary correction (see
 #: :func:`hssm_nre.simulate.simulator_theta`): constant boundaries at +-a and a
@@ -41,7 +51,7 @@ BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv", "full_ddm"})
 #: those where a reference likelihood measured the gain at the default CPU budget
 #: (``benchmarks/feature_ablation.py --model NAME``; results in benchmarks/results/).
 #: Networks trained either way still serve their model (``ModelSpec.same_model``).
-EDGE_FEATURE_MODELS = frozenset({"ddm_sdv", "full_ddm"})
+EDGE_FEATURE_MODELS = frozenset({"full_ddm"})
 
 #: Models whose non-decision time has an unbounded kernel (ddm_normal_st: ndt ~ Normal(t, st)),
 #: so rt has no hard lower edge at t: their networks see rt itself, not u = rt - t.
@@ -76,6 +86,9 @@ def shifted_edge(t, spread, scale: float):
     return t - scale * spread
 
 
+_FEATURE_FIELDS = frozenset({"ddm_scaling", "edge_features"})
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What a network models: names, order, box, choices and feature set.
@@ -107,7 +120,10 @@ class ModelSpec:
         ``EDGE_FEATURE_MODELS``; a property of the network, not the model (see
         :meth:`same_model`), chosen per training with ``hssm-nre train --features``.
     ddm_scaling
-        True for models with the diffusion scaling law and mirror symmetry.
+        Give the network the diffusion scaling law, the mirror symmetry and the exact
+        single-boundary (Wald) density as a fixed head (DDM and ddm_sdv only). On by
+        default for ``DDM_SCALING_MODELS``; like ``edge_features``, a property of the
+        network, not the model.
     boundary_correction
         True when training simulations shift the boundary to undo the bias of
         discrete-time (Euler, dt = 0.001) boundary monitoring.
@@ -125,25 +141,50 @@ class ModelSpec:
     edge_features: bool = False
 
     def __post_init__(self) -> None:
-        if self.edge_features and not (
-            tuple(self.choices) == (-1, 1) and {"a", "z"} <= set(self.params) and not self.ddm_scaling
-        ):
+        two_choice_az = tuple(self.choices) == (-1, 1) and {"a", "z"} <= set(self.params)
+        if self.edge_features and not (two_choice_az and not self.ddm_scaling):
             raise ValueError(
                 f"edge_features needs a generic two-choice model with 'a' and 'z' (choices (-1, 1)); "
                 f"{self.name!r} has params {self.params}, choices {self.choices}."
             )
+        if self.ddm_scaling and not (
+            self.name in DDM_SCALING_CAPABLE
+            and tuple(self.choices) == (-1, 1)
+            and self.shift
+            and self.edge_shift is None
+        ):
+            raise ValueError(
+                "ddm_scaling (the DDM features) needs a model whose first-passage density obeys the "
+                f"diffusion scaling law with a closed-form single-boundary density "
+                f"({', '.join(sorted(DDM_SCALING_CAPABLE))}); {self.name!r} is not one."
+            )
+
+    @property
+    def features(self) -> str:
+        """The network's feature set: "scaling", "edge" or "generic" (``FEATURE_SETS``)."""
+        return "scaling" if self.ddm_scaling else "edge" if self.edge_features else "generic"
+
+    def with_features(self, features: str) -> ModelSpec:
+        """This model with the network feature set ``features`` (one of ``FEATURE_SETS``).
+
+        Raises ``ValueError`` naming the reason when the model cannot take them."""
+        if features not in FEATURE_SETS:
+            raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}.")
+        return dataclasses.replace(
+            self, ddm_scaling=features == "scaling", edge_features=features == "edge"
+        )
 
     def same_model(self, other: ModelSpec) -> bool:
         """True when ``other`` describes the same model (names, box, choices, support),
-        whatever feature set its network uses: a network trained with or without
-        ``edge_features`` serves the model either way."""
+        whatever feature set its network uses: a network trained with any of
+        ``FEATURE_SETS`` serves the model."""
         return self.model_differences(other) == []
 
     def model_differences(self, other: ModelSpec) -> list[str]:
         """Names of the model-defining fields that differ from ``other`` (every field but
-        the network's feature choice ``edge_features``)."""
+        the network's feature choice, ``ddm_scaling`` and ``edge_features``)."""
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return [k for k in mine if k != "edge_features" and mine[k] != theirs[k]]
+        return [k for k in mine if k not in _FEATURE_FIELDS and mine[k] != theirs[k]]
 
     @property
     def n_params(self) -> int:

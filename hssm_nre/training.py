@@ -23,17 +23,17 @@ def estimate_seconds(settings: TrainSettings) -> float:
     return sims + steps + 20.0
 
 
-def reproduce_command(name: str, settings: TrainSettings, edge_features: bool | None = None) -> str:
-    """The ``hssm-nre train`` command that trains this network again (``edge_features``:
-    the network's feature choice, named when it is not the model's default)."""
+def reproduce_command(name: str, settings: TrainSettings, features: str | None = None) -> str:
+    """The ``hssm-nre train`` command that trains this network again (``features``: the
+    network's feature set, ``ModelSpec.features``, named when it is not the model's default)."""
     d = TrainSettings()
     parts = [f"hssm-nre train {name}"]
     try:
-        default = model_spec(name).edge_features
+        default = model_spec(name).features
     except Exception:  # a custom spec under a name ssm-simulators does not know
         default = None
-    if edge_features is not None and edge_features != default:
-        parts.append(f"--features {'edge' if edge_features else 'generic'}")
+    if features is not None and features != default:
+        parts.append(f"--features {features}")
     flags = {
         "n_simulations": "--n-simulations",
         "steps": "--steps",
@@ -109,7 +109,7 @@ def train(
             "planned_steps": result["planned_steps"],
             "stopped_early": result["stopped_early"],
             "loss_per_epoch": [round(x, 5) for x in result["history"]],
-            "reproduce": reproduce_command(spec.name, settings, spec.edge_features),
+            "reproduce": reproduce_command(spec.name, settings, spec.features),
         },
     )
     # A spec passed in (not built from a name) may differ from today's config on purpose.

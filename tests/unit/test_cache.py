@@ -112,8 +112,7 @@ def test_shipped_networks_are_small_documented_and_load(name):
 
     args = cli.build_parser().parse_args(e.metadata["reproduce"].split()[1:])
     assert cli._settings_from(args) == e.settings
-    features = model_spec(name).edge_features if args.features is None else args.features == "edge"
-    assert features == e.spec.edge_features
+    assert (args.features or model_spec(name).features) == e.spec.features
 
 
 def test_copied_entry_folder_loads_anywhere(tiny_entry, tmp_path):
@@ -122,18 +121,19 @@ def test_copied_entry_folder_loads_anywhere(tiny_entry, tmp_path):
     assert cache.load_entry(dst / "metadata.json").spec.name == "ddm"
 
 
-def test_a_network_serves_its_model_with_or_without_edge_features(isolated_cache):
-    """The feature set belongs to the network: an entry trained with the other edge_features
-    setting than today's default loads, is found, and keeps its own features; a different
-    box still does not load."""
+def test_a_network_serves_its_model_whatever_its_feature_set(isolated_cache):
+    """The feature set belongs to the network: an entry trained with another feature set
+    than today's default loads, is found, and keeps its own features; a different box
+    still does not load."""
     import dataclasses
 
     from hssm_nre.architecture import init_weights
     from hssm_nre.config import TrainSettings, model_spec
 
     today = model_spec("ddm_sdv")
-    other = dataclasses.replace(today, edge_features=not today.edge_features)
+    other = today.with_features("edge")
     assert other != today and other.same_model(today) and today.same_model(other)
+    assert today.with_features("generic").same_model(other)
     assert not dataclasses.replace(today, upper=(5.0, *today.upper[1:])).same_model(today)
     settings = TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,))
     path = cache.save_entry(other, settings, init_weights(other, (8,), (4,), seed=0), root=isolated_cache)

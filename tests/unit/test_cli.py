@@ -55,11 +55,14 @@ def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_c
     from hssm_nre.training import reproduce_command
 
     s = TrainSettings()
-    for name in ("ddm_sdv", "angle"):
-        default = model_spec(name).edge_features
+    for name, default in (("ddm", "scaling"), ("ddm_sdv", "scaling"), ("full_ddm", "edge"), ("angle", "generic")):
+        assert model_spec(name).features == default
         assert reproduce_command(name, s, default) == f"hssm-nre train {name}"
-        cmd = reproduce_command(name, s, not default)
-        assert cmd.endswith("--features " + ("generic" if default else "edge"))
-        assert cli.build_parser().parse_args(cmd.split()[1:]).features == cmd.split()[-1]
+        for other in {"scaling", "edge", "generic"} - {default}:
+            cmd = reproduce_command(name, s, other)
+            assert cmd.endswith(f"--features {other}")
+            assert cli.build_parser().parse_args(cmd.split()[1:]).features == other
     assert cli.main(["train", "race_3", "--features", "edge", "--steps", "1"]) == 2  # before any simulation
     assert "edge_features needs a generic two-choice model" in capsys.readouterr().err
+    assert cli.main(["train", "full_ddm", "--features", "scaling", "--steps", "1"]) == 2
+    assert "ddm_scaling (the DDM features) needs" in capsys.readouterr().err

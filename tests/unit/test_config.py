@@ -85,3 +85,22 @@ def test_spread_non_decision_time_moves_the_support_edge():
     assert model_spec("ddm").edge_shift is None
     # ndt ~ Normal(t, st) has no lower edge at all: the network sees rt itself
     assert not model_spec("ddm_normal_st").shift
+
+
+def test_feature_sets_are_chosen_per_network_and_refused_where_they_cannot_apply():
+    assert model_spec("ddm").features == "scaling"
+    assert model_spec("ddm_sdv").features == "scaling"
+    assert model_spec("full_ddm").features == "edge"
+    assert model_spec("angle").features == "generic"
+    sdv = model_spec("ddm_sdv")
+    for f in ("scaling", "edge", "generic"):
+        assert sdv.with_features(f).features == f and sdv.with_features(f).same_model(sdv)
+    with pytest.raises(ValueError, match="ddm_scaling .* needs"):
+        model_spec("full_ddm").with_features("scaling")  # st spreads the support: no scaling law in u
+    assert model_spec("angle").with_features("scaling").features == "scaling"  # linear collapse: still Wald
+    with pytest.raises(ValueError, match="ddm_scaling .* needs"):
+        model_spec("weibull").with_features("scaling")
+    with pytest.raises(ValueError, match="edge_features needs"):
+        model_spec("race_3").with_features("edge")
+    with pytest.raises(ValueError, match="features must be one of"):
+        sdv.with_features("wald")

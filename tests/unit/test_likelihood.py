@@ -216,7 +216,7 @@ def test_edge_features_start_at_the_wald_leading_terms():
     from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
     from hssm_nre.config import model_spec
 
-    spec = dataclasses.replace(model_spec("ddm_sdv"), edge_features=True)
+    spec = model_spec("ddm_sdv").with_features("edge")
     w = init_weights(spec, (16, 16), (8,), seed=0)
     theta = np.array([[0.5, 1.0, 0.3, 0.3, 0.5]] * 2)  # v, a, z, t, sv
     rt, choice = np.array([0.35, 0.5]), np.array([1.0, -1.0])
@@ -226,3 +226,62 @@ def test_edge_features_start_at_the_wald_leading_terms():
     np.testing.assert_allclose(np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS())), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="edge_features needs"):
         dataclasses.replace(model_spec("race_3"), edge_features=True)
+
+
+def test_ddm_sdv_scaling_head_is_the_single_boundary_density_mixed_over_drift(x64):
+    """ddm_sdv's DDM features: at initialisation the logit is the Wald density mixed over
+    drift ~ Normal(v, sv), D / sqrt(2 pi u^3 (1 + sv^2 u)) exp(-(D - v u)^2 / 2u(1 + sv^2 u))
+    (D the distance to the boundary reached), up to one constant for every theta and x;
+    it reduces to the DDM's head as sv -> 0."""
+    import numpy as np
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.config import model_spec
+
+    spec = model_spec("ddm_sdv")
+    assert spec.features == "scaling"
+    w = init_weights(spec, (16, 16), (8,), seed=0)
+    rng = np.random.default_rng(3)
+    theta = rng.uniform(spec.lower, spec.upper, size=(50, 5))
+    choice = rng.choice([-1.0, 1.0], size=50)
+    rt = theta[:, 3] + rng.uniform(0.01, 3.0, size=50)
+    v, a, z, _, sv = theta.T
+    u = rt - theta[:, 3]
+    dist = np.where(choice > 0, 2 * a * (1 - z), 2 * a * z)  # boundaries at +-a, start -a + 2 a z
+    drift = choice * v  # towards the boundary reached
+    var = 1 + sv**2 * u
+    expected = (np.log(dist) - 0.5 * np.log(2 * np.pi * u**3 * var)
+                - (dist - drift * u) ** 2 / (2 * u * var))
+    got = np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS()))
+    np.testing.assert_allclose(got - expected, np.full(50, (got - expected)[0]), atol=1e-9)
+    ddm = model_spec("ddm")
+    w = dict(w, f_out_W=rng.normal(size=w["f_out_W"].shape))  # the MLP counts too
+    w_ddm = dict(w, lin_W=w["lin_W"][:5], f0_W=w["f0_W"][:5])
+    theta0 = theta.copy()
+    theta0[:, 4] = 0.0
+    np.testing.assert_allclose(np.asarray(logit_fn(spec, w, theta0, rt, choice, JNP_OPS())),
+                               np.asarray(logit_fn(ddm, w_ddm, theta0[:, :4], rt, choice, JNP_OPS())), atol=1e-9)
+
+
+def test_angle_scaling_head_is_the_wald_density_with_the_collapse_added_to_the_drift(x64):
+    """angle with the DDM features: boundaries +-(a - u tan(theta)), so crossing the one the
+    choice names is crossing a constant boundary with drift (choice * v + tan(theta)); at
+    initialisation the logit is that Wald density up to one constant for every theta and x."""
+    import numpy as np
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.config import model_spec
+
+    spec = model_spec("angle").with_features("scaling")
+    w = init_weights(spec, (16, 16), (8,), seed=0)
+    rng = np.random.default_rng(4)
+    theta = rng.uniform(spec.lower, spec.upper, size=(50, 5))
+    choice = rng.choice([-1.0, 1.0], size=50)
+    rt = theta[:, 3] + rng.uniform(0.01, 3.0, size=50)
+    v, a, z, _, angle = theta.T
+    u = rt - theta[:, 3]
+    dist = np.where(choice > 0, 2 * a * (1 - z), 2 * a * z)
+    drift = choice * v + np.tan(angle)
+    expected = np.log(dist) - 0.5 * np.log(2 * np.pi * u**3) - (dist - drift * u) ** 2 / (2 * u)
+    got = np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS()))
+    np.testing.assert_allclose(got - expected, np.full(50, (got - expected)[0]), atol=1e-9)

@@ -111,7 +111,7 @@ def test_initial_values_are_moved_inside_the_box():
 
 
 def test_the_network_s_own_feature_set_drives_the_likelihood(ddm_data, tmp_path):
-    """A ddm_sdv network trained with the other edge_features setting than today's default
+    """A ddm_sdv network trained with another feature set than today's default
     is used with its own features: same logp as its forward pass, not the default's."""
     import dataclasses
 
@@ -120,7 +120,7 @@ def test_the_network_s_own_feature_set_drives_the_likelihood(ddm_data, tmp_path)
     from hssm_nre.config import TrainSettings, model_spec
 
     today = model_spec("ddm_sdv")
-    other = dataclasses.replace(today, edge_features=not today.edge_features)
+    other = today.with_features("edge")
     w = init_weights(other, (8,), (4,), seed=0)
     path = save_entry(other, TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,)), w,
                       root=tmp_path)
@@ -137,8 +137,7 @@ def test_the_network_s_own_feature_set_drives_the_likelihood(ddm_data, tmp_path)
     expected = float(np.sum(logit_fn(other, w, np.broadcast_to(theta, (len(rt), 5)), rt, ch, JNP_OPS())))
     loglik = pm_model.compile_fn(pm_model.observedlogp)(ip)
     np.testing.assert_allclose(float(loglik), expected, rtol=1e-4)
-    default = dataclasses.replace(other, edge_features=today.edge_features)
-    w_default = init_weights(default, (8,), (4,), seed=0)  # shapes differ: the default could not have run
+    w_default = init_weights(today, (8,), (4,), seed=0)  # shapes differ: the default could not have run
     assert w_default["lin_W"].shape != w["lin_W"].shape
 
 
