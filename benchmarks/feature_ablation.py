@@ -55,12 +55,28 @@ def measure(spec, weights, store: dict, label: str, theta_star) -> tuple[float, 
     return err["median"], err["p90"], edge_med, worst[1000], worst[5000]
 
 
+def kept_rows(model: str, settings: TrainSettings, labels: list[str]) -> tuple[list[tuple], dict]:
+    """Rows and JSON entries of ``labels`` from the committed report, which must be for the same budget."""
+    old = json.loads((RESULTS / f"feature_ablation_{model}.json").read_text())
+    if old["settings"] != settings.to_dict():
+        raise SystemExit(f"the committed feature_ablation_{model} report has another budget: rerun every feature set")
+    lines = (RESULTS / f"feature_ablation_{model}.md").read_text().splitlines()
+    rows = []
+    for label in labels:
+        cells = next(ln for ln in lines if ln.startswith(f"| {label} |")).strip("|").split("|")
+        rows.append((label, *(float(c) for c in cells[1:])))
+    return rows, {label: old["variants"][label] for label in labels}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="ddm_sdv", choices=sorted(THETA_STAR))
     ap.add_argument("--n-simulations", type=int, default=1_000_000)
     ap.add_argument("--steps", type=int, default=5_000)
     ap.add_argument("--batch-size", type=int, default=1_024)
+    ap.add_argument("--features", default=None,
+                    help="comma-separated feature sets to (re)train, e.g. scaling; the other rows are kept from "
+                    "the existing report, which must have the same budget (default: every set the model can take)")
     args = ap.parse_args()
     base = model_spec(args.model)
     variants = []
@@ -71,6 +87,13 @@ def main():
             pass
     settings = TrainSettings(n_simulations=args.n_simulations, steps=args.steps, batch_size=args.batch_size)
     rows, out = [], {"model": args.model, "settings": settings.to_dict(), "machine": platform.node(), "variants": {}}
+    if args.features:
+        wanted = set(args.features.split(","))
+        if not wanted <= {spec.features for _, spec in variants}:
+            ap.error(f"--features: {args.model} takes {[spec.features for _, spec in variants]}")
+        rows, out["variants"] = kept_rows(args.model, settings, [label for label, spec in variants
+                                                                 if spec.features not in wanted])
+        variants = [(label, spec) for label, spec in variants if spec.features in wanted]
     with tempfile.TemporaryDirectory() as tmp:
         for label, spec in variants:
             t0 = time.perf_counter()
@@ -78,6 +101,9 @@ def main():
             secs = time.perf_counter() - t0
             rows.append((label, *measure(spec, entry.weights, out["variants"], label, THETA_STAR[args.model]), secs))
             print(rows[-1], flush=True)
+    order = list(LABELS.values())
+    rows.sort(key=lambda r: order.index(r[0]))
+    n_kept = len(rows) - len(variants)
     from hssm_nre.cache import shipped_dir, load_entry
 
     if (shipped_dir() / args.model / "metadata.json").is_file():
@@ -85,7 +111,7 @@ def main():
         label = f"shipped ({LABELS[shipped.spec.features]}, {shipped.settings.n_simulations:,} simulations, {shipped.metadata.get('steps_run', shipped.settings.steps):,} steps of {shipped.settings.batch_size:,})"
         rows.append((label, *measure(shipped.spec, shipped.weights, out["variants"], label, THETA_STAR[args.model]), float("nan")))
     md = [f"# Feature ablation: {args.model}", "",
-          f"{len(variants)} networks trained on the same {settings.n_simulations:,} simulations (seed 0), {settings.steps:,} steps "
+          f"{len(rows)} networks trained on the same {settings.n_simulations:,} simulations (seed 0), {settings.steps:,} steps "
           f"of batch {settings.batch_size:,}, K = 8, on {platform.node()} (2 CPU cores, shared with other runs: "
           f"seconds are indicative). Error against the reference likelihood ({REFERENCE_MODELS[args.model]}) over the training box "
           "(400 x 200 (theta, x) pairs, differences over theta at fixed x); predicted posterior-mean shift "
@@ -94,7 +120,10 @@ def main():
           "`reference.identified_shift`). Reproduce: "
           f"`.venv/bin/python benchmarks/feature_ablation.py --model {args.model} --n-simulations {settings.n_simulations} "
           f"--steps {settings.steps} --batch-size {settings.batch_size}`. A `shipped` row, where there is one: the "
-          "shipped network measured the same way.", "",
+          "shipped network measured the same way."
+          + (f" Rows {', '.join(r[0] for r in rows[:n_kept + len(variants)] if r[0] not in dict(variants))} were kept "
+             "from an earlier run of the same budget and code path (`--features` names the sets rerun)."
+             if n_kept else ""), "",
           "| features | error median | error p90 | median where u < 0.05 s | shift @ N = 1,000 | shift @ N = 5,000 | seconds |",
           "|---|---|---|---|---|---|---|"]
     md += [f"| {r[0]} | {r[1]:.3f} | {r[2]:.3f} | {r[3]:.3f} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.0f} |" for r in rows]

@@ -285,3 +285,29 @@ def test_angle_scaling_head_is_the_wald_density_with_the_collapse_added_to_the_d
     expected = np.log(dist) - 0.5 * np.log(2 * np.pi * u**3) - (dist - drift * u) ** 2 / (2 * u)
     got = np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS()))
     np.testing.assert_allclose(got - expected, np.full(50, (got - expected)[0]), atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["ddm_sdv", "angle"])
+def test_mirror_symmetry_is_exact_for_the_ddm_relatives(name, x64):
+    """(v, z, choice) -> (-v, 1 - z, -choice) leaves ddm_sdv's and angle's likelihood unchanged
+    (sv and the collapse are symmetric); the DDM features build that in for any weights."""
+    import numpy as np
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.config import model_spec
+
+    spec = model_spec(name).with_features("scaling")
+    rng = np.random.default_rng(5)
+    w = init_weights(spec, (16, 16), (8,), seed=1)
+    w = dict(w, f_out_W=rng.normal(size=w["f_out_W"].shape), g_out_W=rng.normal(size=w["g_out_W"].shape))
+    theta = rng.uniform(spec.lower, spec.upper, size=(200, spec.n_params))
+    rt = theta[:, 3] + rng.uniform(0.01, 3.0, size=200)
+    ch = rng.choice([-1.0, 1.0], size=200)
+    mirrored = theta.copy()
+    mirrored[:, 0] *= -1
+    mirrored[:, 2] = 1 - mirrored[:, 2]
+    base = np.array([0.0, 1.0, 0.5, 0.0, spec.lower[4]])  # its own mirror image
+    f = lambda th, c: np.asarray(logit_fn(spec, w, th, rt, c, JNP_OPS()))  # noqa: E731
+    # the evidence head G(x) depends on the choice: compare differences over theta
+    np.testing.assert_allclose(f(theta, ch) - f(np.broadcast_to(base, theta.shape), ch),
+                               f(mirrored, -ch) - f(np.broadcast_to(base, theta.shape), -ch), atol=1e-9)
