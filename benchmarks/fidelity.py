@@ -254,7 +254,7 @@ def section_calibration(weights, out, quick, n_sets=None):
     done = 0
     for k in range(n_sets):
         theta = {p: float(rng.uniform(lo, hi)) for p, (lo, hi) in spec.bounds.items()}
-        theta["t"] = float(rng.uniform(0.0, 1.0))  # keep data inside the shared prior's support
+        theta["t"] = float(rng.uniform(spec.bounds["t"][0], 1.0))  # keep data inside the shared prior's support
         data = simulate_dataset(spec.name, n_trials, theta=theta, seed=1000 + k)
         include = [{"name": p, "prior": {"name": "Uniform", "lower": lo, "upper": (1.0 if p == "t" else hi)}}
                    for p, (lo, hi) in spec.bounds.items()]
