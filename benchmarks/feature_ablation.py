@@ -103,7 +103,7 @@ def main():
             print(rows[-1], flush=True)
     order = list(LABELS.values())
     rows.sort(key=lambda r: order.index(r[0]))
-    n_kept = len(rows) - len(variants)
+    n_kept, n_trained = len(rows) - len(variants), len(rows)
     from hssm_nre.cache import shipped_dir, load_entry
 
     if (shipped_dir() / args.model / "metadata.json").is_file():
@@ -111,7 +111,7 @@ def main():
         label = f"shipped ({LABELS[shipped.spec.features]}, {shipped.settings.n_simulations:,} simulations, {shipped.metadata.get('steps_run', shipped.settings.steps):,} steps of {shipped.settings.batch_size:,})"
         rows.append((label, *measure(shipped.spec, shipped.weights, out["variants"], label, THETA_STAR[args.model]), float("nan")))
     md = [f"# Feature ablation: {args.model}", "",
-          f"{len(rows)} networks trained on the same {settings.n_simulations:,} simulations (seed 0), {settings.steps:,} steps "
+          f"{n_trained} networks trained on the same {settings.n_simulations:,} simulations (seed 0), {settings.steps:,} steps "
           f"of batch {settings.batch_size:,}, K = 8, on {platform.node()} (2 CPU cores, shared with other runs: "
           f"seconds are indicative). Error against the reference likelihood ({REFERENCE_MODELS[args.model]}) over the training box "
           "(400 x 200 (theta, x) pairs, differences over theta at fixed x); predicted posterior-mean shift "
@@ -121,7 +121,7 @@ def main():
           f"`.venv/bin/python benchmarks/feature_ablation.py --model {args.model} --n-simulations {settings.n_simulations} "
           f"--steps {settings.steps} --batch-size {settings.batch_size}`. A `shipped` row, where there is one: the "
           "shipped network measured the same way."
-          + (f" Rows {', '.join(r[0] for r in rows[:n_kept + len(variants)] if r[0] not in dict(variants))} were kept "
+          + (f" Rows {', '.join(r[0] for r in rows[:n_trained] if r[0] not in dict(variants))} were kept "
              "from an earlier run of the same budget and code path (`--features` names the sets rerun)."
              if n_kept else ""), "",
           "| features | error median | error p90 | median where u < 0.05 s | shift @ N = 1,000 | shift @ N = 5,000 | seconds |",
