@@ -228,6 +228,12 @@ def test_edge_features_start_at_the_wald_leading_terms():
         dataclasses.replace(model_spec("race_3"), edge_features=True)
 
 
+def _inside_support(spec, n, rng):
+    """n (theta, rt, choice) over the box of a DDM-like model, with rt above t (params v, a, z, t, ...)."""
+    theta = rng.uniform(spec.lower, spec.upper, size=(n, spec.n_params))
+    return theta, theta[:, 3] + rng.uniform(0.01, 3.0, size=n), rng.choice([-1.0, 1.0], size=n)
+
+
 def test_ddm_sdv_scaling_head_is_the_single_boundary_density_mixed_over_drift(x64):
     """ddm_sdv's DDM features: at initialisation the logit is the Wald density mixed over
     drift ~ Normal(v, sv), D / sqrt(2 pi u^3 (1 + sv^2 u)) exp(-(D - v u)^2 / 2u(1 + sv^2 u))
@@ -242,9 +248,7 @@ def test_ddm_sdv_scaling_head_is_the_single_boundary_density_mixed_over_drift(x6
     assert spec.features == "scaling"
     w = init_weights(spec, (16, 16), (8,), seed=0)
     rng = np.random.default_rng(3)
-    theta = rng.uniform(spec.lower, spec.upper, size=(50, 5))
-    choice = rng.choice([-1.0, 1.0], size=50)
-    rt = theta[:, 3] + rng.uniform(0.01, 3.0, size=50)
+    theta, rt, choice = _inside_support(spec, 50, rng)
     v, a, z, _, sv = theta.T
     u = rt - theta[:, 3]
     dist = np.where(choice > 0, 2 * a * (1 - z), 2 * a * z)  # boundaries at +-a, start -a + 2 a z
@@ -275,9 +279,7 @@ def test_angle_scaling_head_is_the_wald_density_with_the_collapse_added_to_the_d
     spec = model_spec("angle").with_features("scaling")
     w = init_weights(spec, (16, 16), (8,), seed=0)
     rng = np.random.default_rng(4)
-    theta = rng.uniform(spec.lower, spec.upper, size=(50, 5))
-    choice = rng.choice([-1.0, 1.0], size=50)
-    rt = theta[:, 3] + rng.uniform(0.01, 3.0, size=50)
+    theta, rt, choice = _inside_support(spec, 50, rng)
     v, a, z, _, angle = theta.T
     u = rt - theta[:, 3]
     dist = np.where(choice > 0, 2 * a * (1 - z), 2 * a * z)
@@ -300,9 +302,7 @@ def test_mirror_symmetry_is_exact_for_the_ddm_relatives(name, x64):
     rng = np.random.default_rng(5)
     w = init_weights(spec, (16, 16), (8,), seed=1)
     w = dict(w, f_out_W=rng.normal(size=w["f_out_W"].shape), g_out_W=rng.normal(size=w["g_out_W"].shape))
-    theta = rng.uniform(spec.lower, spec.upper, size=(200, spec.n_params))
-    rt = theta[:, 3] + rng.uniform(0.01, 3.0, size=200)
-    ch = rng.choice([-1.0, 1.0], size=200)
+    theta, rt, ch = _inside_support(spec, 200, rng)
     mirrored = theta.copy()
     mirrored[:, 0] *= -1
     mirrored[:, 2] = 1 - mirrored[:, 2]
