@@ -121,7 +121,7 @@ class ModelSpec:
         :meth:`same_model`), chosen per training with ``hssm-nre train --features``.
     ddm_scaling
         Give the network the diffusion scaling law, the mirror symmetry and the exact
-        single-boundary (Wald) density as a fixed head (DDM and ddm_sdv only). On by
+        single-boundary (Wald) density as a fixed head (``DDM_SCALING_CAPABLE`` only). On by
         default for ``DDM_SCALING_MODELS``; like ``edge_features``, a property of the
         network, not the model.
     boundary_correction
