@@ -170,6 +170,7 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
         v, a, z = theta[..., i_v], theta[..., i_a], theta[..., i_z]
         c = 2.0 * onehot[..., -1] - 1.0  # +1 for the upper boundary (choice 1), -1 otherwise
         vp = c * v * a
+        extra = []  # the MLP's input for a relative's extra dimensionless parameter
         if "theta" in spec.params:
             # angle: boundaries +-(a - u tan(theta)). Crossing the one the choice names is
             # crossing a constant boundary for the process plus u tan(theta): the drift towards
@@ -177,11 +178,12 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
             # the exact single-boundary density again, and the law still scales.
             w_theta = xp.tan(theta[..., spec.params.index("theta")]) * a
             vp = vp + w_theta
+            extra = [w_theta / 5.0]
         zp = xp.clip(xp.where(c > 0, z, 1.0 - z), Z_EPS, 1.0 - Z_EPS)
         s = xp.maximum(u, S_MIN) / (a * a)
         log_s = xp.log(s)
         d = 1.0 - zp  # scaled distance to the absorbing boundary (units of a, halved)
-        mlp = [vp / 5.0, 2.0 * zp - 1.0, log_s / 3.0, s / 20.0, xp.sqrt(s) / 3.0]
+        mlp = [vp / 5.0, 2.0 * zp - 1.0, log_s / 3.0, s / 20.0, xp.sqrt(s) / 3.0] + extra
         if "sv" in spec.params:
             # drift ~ Normal(v, sv) per trial scales like v: w = sv * a. The single-boundary
             # density mixed over that drift stays closed-form (see init_weights); with
@@ -194,7 +196,7 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
                 [xp.log(d), log_s, k * d * d / s, k * vp * d, k * vp * vp * s, xp.log1p(w2s)], -1
             )
         else:
-            mlp_in = xp.stack(mlp + ([w_theta / 5.0] if "theta" in spec.params else []), -1)
+            mlp_in = xp.stack(mlp, -1)
             lin_in = xp.stack([xp.log(d), log_s, d * d / s, vp * d, vp * vp * s], -1)
         jac = -2.0 * xp.log(a)
         return mlp_in, lin_in, ev_in, jac, u

@@ -187,15 +187,20 @@ def per_trial_error(
     }
 
 
+#: Simulated trials and finite-difference step behind the shift predictor's gradients.
+SHIFT_N_X = 20_000
+SHIFT_EPS = 1e-5
+
+
 def predicted_posterior_shift(
     spec: ModelSpec,
     log_ratio_fn,
     theta_star,
     *,
     n_trials=(1000, 5000),
-    n_x: int = 20_000,
+    n_x: int = SHIFT_N_X,
     seed: int = 0,
-    eps: float = 1e-5,
+    eps: float = SHIFT_EPS,
     fixed: tuple[str, ...] = (),
 ) -> dict:
     """Predicted posterior-mean shift of the NRE relative to the reference likelihood, in SDs.
@@ -274,7 +279,17 @@ def _solve_shift(spec: ModelSpec, grads: dict, fixed, n_trials) -> dict:
     }
 
 
-def identified_shift(spec: ModelSpec, log_ratio_fn, theta_star, *, n_trials=(1000, 5000), weak_ratio: float = 0.5) -> dict:
+def identified_shift(
+    spec: ModelSpec,
+    log_ratio_fn,
+    theta_star,
+    *,
+    n_trials=(1000, 5000),
+    weak_ratio: float = 0.5,
+    n_x: int = SHIFT_N_X,
+    seed: int = 0,
+    eps: float = SHIFT_EPS,
+) -> dict:
     """:func:`predicted_posterior_shift`, and again with the weakly identified parameters held
     at the truth when there are any: those whose asymptotic posterior SD at the smallest N is at
     least ``weak_ratio`` of their prior SD. Their near-singular direction would otherwise carry
@@ -282,7 +297,7 @@ def identified_shift(spec: ModelSpec, log_ratio_fn, theta_star, *, n_trials=(100
     ``"weak_fixed"`` (or None) and ``"identified_worst"``: the worst shift in SDs per N among
     the parameters the prediction covers."""
     require_reference(spec.name)
-    grads = _shift_gradients(spec, log_ratio_fn, theta_star, n_x=20_000, seed=0, eps=1e-5)
+    grads = _shift_gradients(spec, log_ratio_fn, theta_star, n_x=n_x, seed=seed, eps=eps)
     full = _solve_shift(spec, grads, (), n_trials)
     n0 = min(full["posterior_sd_over_prior_sd"])
     weak = tuple(p for p, v in full["posterior_sd_over_prior_sd"][n0].items() if v >= weak_ratio)
