@@ -62,13 +62,21 @@ def training_paragraph(meta: dict) -> str:
     corr = (" Simulated with the discrete-monitoring boundary correction, so the network learns the "
             "continuous-time model." if spec.get("boundary_correction") else "")
     size = (PRETRAINED / meta["model"] / "weights.npz").stat().st_size / 1024
+    n = meta.get("normaliser")
+    norm = (f" Normaliser (`hssm-nre normalise`, which `hssm-nre train` now runs after training with the same "
+            f"settings): an MLP {len(n['settings']['widths'])} x {n['settings']['widths'][0]} fitted to the log mass "
+            f"of the network's {'own density' if n['density'].startswith('own') else 'likelihood'} and its gradient at "
+            f"{n['settings']['n_theta']:,} parameter vectors; on as many held out, RMS of grad log Z over the "
+            f"box-scaled parameters {n['held_out_rms_grad_before']:.4f} before, {n['held_out_rms_grad_after']:.4f} "
+            f"after; {n['seconds']:.0f} s."
+            if n else " No normaliser (`hssm-nre normalise " + meta["model"] + "` adds one).")
     return (f"Budget: {s['n_simulations']:,} simulated trials (seed {s['seed']}, ssm-simulators `{meta['model']}`, "
             f"dt = 0.001, max_t = 20 s; {meta['n_dropped_timeouts']:,} timed-out trials dropped), {steps} of batch "
             f"{s['batch_size']:,}, K = {s['K']}, gamma = {s['gamma']:g}, Adam {s['learning_rate']:g} with cosine decay, "
             f"{features}, MLP {len(s['widths'])} x {s['widths'][0]} SiLU + evidence head "
             f"{len(s['evidence_widths'])} x {s['evidence_widths'][0]}; {size:.0f} KB of float32 weights.{corr} "
             f"Trained on {meta.get('trained_on', 'an unrecorded machine')}: {meta['simulation_seconds']} s simulating "
-            f"+ {meta['train_seconds']} s training.")
+            f"+ {meta['train_seconds']} s training.{norm}")
 
 
 def box_line(meta: dict) -> str:

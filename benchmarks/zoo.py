@@ -10,9 +10,9 @@ Models run in batches of ``--batch`` per subprocess (a batch that crashes or han
 model per subprocess, so one bad model cannot stop the rest; ``--timeout`` seconds per model):
 
 1. ``model_spec`` (refused models are listed with the reason);
-2. ``train`` with a plumbing budget (20,000 simulations, 60 steps of batch 256) into a
-   temporary cache: this checks the simulator config, the constraints and the training code
-   path, not fidelity;
+2. ``train`` with a plumbing budget (20,000 simulations, 60 steps of batch 256, and a
+   normaliser fitted at 256 parameter vectors) into a temporary cache: this checks the
+   simulator config, the constraints and the training code path, not fidelity;
 3. the network loads, and its log-likelihood and gradient with respect to every parameter are
    finite on 512 (theta, x) pairs across the training box (x simulated from theta, plus the
    same x against fresh theta from the box);
@@ -36,6 +36,8 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 BUDGET = dict(n_simulations=20_000, steps=60, batch_size=256)
+#: the normaliser at a plumbing budget too (hssm_nre.normalisation.NormaliserSettings)
+NORMALISER = dict(n_theta=256, n_grid=200, steps=200, widths=(16, 16))
 
 
 def check_one(name: str) -> dict:
@@ -62,9 +64,13 @@ def check_one(name: str) -> dict:
         from hssm_nre.training import train
 
         with tempfile.TemporaryDirectory() as root:
-            entry = train(spec, TrainSettings(**BUDGET), root=Path(root), progress=False)
+            from hssm_nre.normalisation import NormaliserSettings
+
+            entry = train(spec, TrainSettings(**BUDGET), root=Path(root), progress=False,
+                          normaliser=NormaliserSettings(**NORMALISER))
             row["train_seconds"] = entry.metadata.get("train_seconds")
             row["simulation_seconds"] = entry.metadata.get("simulation_seconds")
+            row["normaliser_seconds"] = entry.metadata["normaliser"]["seconds"]
 
             row["stage"] = "finite"
             import jax
@@ -198,17 +204,19 @@ def _write(rows: dict, path: Path) -> None:
         "its log-likelihood and gradients are finite on 512 (theta, x) pairs across the training box; "
         "`hssm.HSSM(model=NAME, loglik_kind=\"nre\")` samples 100 simulated trials (numpyro, 1 x (30 + 30)). "
         "This checks that every model trains and runs end to end, not the fidelity of a small-budget network. "
+        "The normaliser column gives the seconds its fit took (at 256 parameter vectors), '-' for rows run "
+        "before networks had one. "
         f"Machine: {platform.node()}. Reproduce: `.venv/bin/python benchmarks/zoo.py`.",
         "",
         f"**{counts['ok']} ok, {counts['refused']} refused, {counts['failed']} failed** of {len(ordered)}.",
         "",
-        "| model | choices | params | status | seconds | reason |",
-        "|---|---|---|---|---|---|",
+        "| model | choices | params | status | seconds | normaliser | reason |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in ordered:
         reason = (r.get("reason") or "").replace("|", "/")
         lines.append(f"| {r['model']} | {r.get('choices') or '-'} | {(r.get('params') or '-').replace(',', ', ')} | "
-                     f"{r['status']} | {r.get('seconds', '')} | {reason} |")
+                     f"{r['status']} | {r.get('seconds', '')} | {r.get('normaliser_seconds') or '-'} | {reason} |")
     (RESULTS / "zoo.md").write_text("\n".join(lines) + "\n")
 
 

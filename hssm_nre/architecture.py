@@ -39,6 +39,13 @@ extra dimensionless parameter as one more input.
 generic (every other model): F = MLP([theta scaled to [-1, 1], log u, c / u,
 one-hot choice]) + a linear head over the same features; u = rt - t when the
 model has a non-decision time ``t`` and rt otherwise.
+
+Normaliser (optional, fitted after training by :mod:`hssm_nre.normalisation`): a small
+MLP ``N(theta)`` over theta scaled to [-1, 1], stored beside the network's weights
+under the prefix ``n`` and subtracted from the logit. It approximates log Z(theta),
+Z(theta) = integral of p_hat(x | theta) dx, so that the likelihood integrates to one for
+every theta. A theta-dependent mass error is a bias in every posterior (the score's
+expectation under the data is grad log Z, to first order), which more data makes worse.
 """
 
 from __future__ import annotations
@@ -56,6 +63,13 @@ __all__ = [
     "layer_shapes",
     "init_weights",
     "logit_fn",
+    "log_normaliser",
+    "evidence_head",
+    "network_weights",
+    "normaliser_weights",
+    "normaliser_shapes",
+    "scaled_theta",
+    "NORMALISER_PREFIX",
     "JNP_OPS",
     "KERAS_OPS",
 ]
@@ -157,11 +171,8 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
     dtype = theta.dtype
     lower = ops.cast(np.asarray(spec.lower), dtype)
     upper = ops.cast(np.asarray(spec.upper), dtype)
-    onehot = xp.stack(
-        [ops.cast(xp.equal(choice, float(c)), dtype) for c in spec.choices], axis=-1
-    )
-    log_rt = xp.log(xp.maximum(rt, 1e-3))
-    ev_in = xp.concatenate([log_rt[..., None], onehot], axis=-1)
+    ev_in = _evidence_input(spec, rt, choice, ops)
+    onehot = ev_in[..., 1:]
 
     u = rt - support_edge(spec, theta) if spec.shift else rt
 
@@ -273,8 +284,67 @@ def _mlp(x, weights: Mapping[str, Any], prefix: str, n_hidden: int, ops: _Ops):
     return ops.matmul(x, weights[f"{prefix}_out_W"])[..., 0] + weights[f"{prefix}_out_b"][0]
 
 
+#: Key prefix of the normaliser's weights (``n0_W``, ..., ``n_out_b``), stored beside the network's.
+NORMALISER_PREFIX = "n"
+
+
+def _is_normaliser_key(key: str) -> bool:
+    return key.startswith(NORMALISER_PREFIX) and key[len(NORMALISER_PREFIX) : len(NORMALISER_PREFIX) + 1] in (
+        "_", *"0123456789",
+    )
+
+
+def normaliser_weights(weights: Mapping[str, Any]) -> dict[str, Any]:
+    """The normaliser's weights in ``weights`` (empty when the network has none)."""
+    return {k: v for k, v in weights.items() if _is_normaliser_key(k)}
+
+
+def network_weights(weights: Mapping[str, Any]) -> dict[str, Any]:
+    """``weights`` without the normaliser: the raw ratio network."""
+    return {k: v for k, v in weights.items() if not _is_normaliser_key(k)}
+
+
+def normaliser_shapes(n_params: int, widths) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    prev = n_params
+    for i, w in enumerate(widths):
+        shapes[f"{NORMALISER_PREFIX}{i}_W"], shapes[f"{NORMALISER_PREFIX}{i}_b"] = (prev, w), (w,)
+        prev = w
+    shapes[f"{NORMALISER_PREFIX}_out_W"], shapes[f"{NORMALISER_PREFIX}_out_b"] = (prev, 1), (1,)
+    return shapes
+
+
+def scaled_theta(spec: ModelSpec, theta, ops: _Ops):
+    """theta mapped from the training box to [-1, 1]."""
+    lower = ops.cast(np.asarray(spec.lower), theta.dtype)
+    upper = ops.cast(np.asarray(spec.upper), theta.dtype)
+    return (2.0 * theta - (lower + upper)) / (upper - lower)
+
+
+def log_normaliser(spec: ModelSpec, weights: Mapping[str, Any], theta, ops: _Ops):
+    """log Z_hat(theta), shape ``theta.shape[:-1]``; 0 when ``weights`` hold no normaliser."""
+    n_hidden = sum(1 for k in weights if _is_normaliser_key(k) and k.endswith("_W")) - 1
+    if n_hidden < 0:
+        return 0.0
+    return _mlp(scaled_theta(spec, theta, ops), weights, NORMALISER_PREFIX, n_hidden, ops)
+
+
+def _evidence_input(spec: ModelSpec, rt, choice, ops: _Ops):
+    """[log rt, one-hot choice]: the input of G, the logit's data-only term."""
+    onehot = ops.stack([ops.cast(ops.equal(choice, float(c)), rt.dtype) for c in spec.choices], axis=-1)
+    return ops.concatenate([ops.log(ops.maximum(rt, 1e-3))[..., None], onehot], axis=-1)
+
+
+def evidence_head(spec: ModelSpec, weights: Mapping[str, Any], rt, choice, ops: _Ops):
+    """G(x), the logit's data-only term (its optimum is -log p(x)); rt, choice: (...,)."""
+    n_g = sum(1 for k in weights if k.startswith("g") and k.endswith("_W") and k != "g_out_W")
+    return _mlp(_evidence_input(spec, rt, choice, ops), weights, "g", n_g, ops)
+
+
 def logit_fn(spec: ModelSpec, weights: Mapping[str, Any], theta, rt, choice, ops: _Ops):
-    """Batched single-trial logit (the estimated log-ratio), shape ``theta.shape[:-1]``."""
+    """Batched single-trial logit (the estimated log-ratio), shape ``theta.shape[:-1]``.
+
+    With a normaliser in ``weights`` (see :func:`log_normaliser`) it is subtracted."""
     n_f = sum(1 for k in weights if k.startswith("f") and k.endswith("_W") and k != "f_out_W")
     n_g = sum(1 for k in weights if k.startswith("g") and k.endswith("_W") and k != "g_out_W")
     mlp_in, lin_in, ev_in, jac, u = features(spec, theta, rt, choice, ops)
@@ -286,4 +356,4 @@ def logit_fn(spec: ModelSpec, weights: Mapping[str, Any], theta, rt, choice, ops
     # data point never raises that trial's log-likelihood: no local optimum with t above
     # the fastest trials, where a chain started there could stay.
     edge = ops.minimum(inside, FLOOR)
-    return ops.where(u > 0, inside, edge + SLOPE * u)
+    return ops.where(u > 0, inside, edge + SLOPE * u) - log_normaliser(spec, weights, theta, ops)

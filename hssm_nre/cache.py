@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .architecture import layer_shapes
+from .architecture import layer_shapes, network_weights, normaliser_weights
 from .config import ModelSpec, TrainSettings, model_spec
 from .errors import CacheCorruptedError, CacheMismatchError, NetworkNotFoundError
 
@@ -40,6 +40,7 @@ __all__ = [
     "load_entry",
     "list_entries",
     "find_network",
+    "replace_weights",
     "shipped_dir",
     "package_versions",
 ]
@@ -186,8 +187,8 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
     weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
     evidence = {k[2:]: v for k, v in arrays.items() if k.startswith("e/")} or None
     expected = layer_shapes(spec, settings.widths, settings.evidence_widths)
-    got = {k: tuple(v.shape) for k, v in weights.items()}
-    if got != expected:
+    got = {k: tuple(v.shape) for k, v in network_weights(weights).items()}
+    if got != expected or not _normaliser_consistent(normaliser_weights(weights), spec.n_params):
         raise CacheCorruptedError(f"Weights in {weights_file} do not match the architecture in its metadata. {fix}")
     if check_spec:
         try:
@@ -204,6 +205,55 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
                 f"today's ssm-simulators config and hssm_nre give ({diff}). {fix}"
             )
     return NetworkEntry(spec, settings, weights, evidence, meta, path)
+
+
+def _normaliser_consistent(nw: dict[str, np.ndarray], n_params: int) -> bool:
+    """An optional normaliser must be a complete MLP chain from the parameters to one output."""
+    if not nw:
+        return True
+    from .architecture import NORMALISER_PREFIX, normaliser_shapes
+
+    widths: list[int] = []
+    while f"{NORMALISER_PREFIX}{len(widths)}_W" in nw:
+        widths.append(nw[f"{NORMALISER_PREFIX}{len(widths)}_W"].shape[-1])
+    return {k: tuple(v.shape) for k, v in nw.items()} == normaliser_shapes(n_params, widths)
+
+
+def replace_weights(path: str | os.PathLike, weights: dict[str, np.ndarray], metadata_update: dict[str, Any]) -> Path:
+    """Replace an entry's weights (keeping its evidence) and update its metadata, atomically.
+
+    The new files are written to a temporary folder beside the entry, then swapped in by two
+    renames; a crash leaves either the old entry or the new one at ``path`` (and at worst a
+    ``.tmp-`` folder, which :func:`list_entries` ignores). Used to add a normaliser to a
+    trained network without retraining it.
+    """
+    path = Path(path)
+    entry = load_entry(path, check_spec=False)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    old = None
+    try:
+        arrays = {f"w/{k}": np.asarray(v, np.float32) for k, v in weights.items()}
+        if entry.evidence is not None:
+            arrays |= {f"e/{k}": np.asarray(v, np.float32) for k, v in entry.evidence.items()}
+        np.savez(tmp / "weights.npz", **arrays)
+        meta = json.loads((path / "metadata.json").read_text()) | metadata_update
+        meta["weights_sha256"] = _sha256(tmp / "weights.npz")
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        for extra in path.iterdir():  # anything else in the folder (a README) travels along
+            if extra.name not in ("weights.npz", "metadata.json"):
+                (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, tmp / extra.name)
+        load_entry(tmp, check_spec=False)  # what is swapped in must load
+        old = Path(tempfile.mkdtemp(prefix=".tmp-old-", dir=path.parent))
+        os.rmdir(old)
+        os.replace(path, old)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return path
 
 
 def list_entries(root: Path | None = None) -> dict[str, list[Path]]:

@@ -289,15 +289,30 @@ def identified_shift(
     n_x: int = SHIFT_N_X,
     seed: int = 0,
     eps: float = SHIFT_EPS,
+    offsets: dict | None = None,
 ) -> dict:
     """:func:`predicted_posterior_shift`, and again with the weakly identified parameters held
     at the truth when there are any: those whose asymptotic posterior SD at the smallest N is at
     least ``weak_ratio`` of their prior SD. Their near-singular direction would otherwise carry
     the linear prediction for every parameter far outside the box. Returns the full result with
     ``"weak_fixed"`` (or None) and ``"identified_worst"``: the worst shift in SDs per N among
-    the parameters the prediction covers."""
+    the parameters the prediction covers.
+
+    ``offsets``: several theta-only corrections of one network at once, from one set of
+    gradients. Each maps a label to a vector (n_params,) subtracted from the NRE's per-trial
+    gradient at theta* (grad log Z for a normaliser; zeros for the network as it is); the
+    result is then ``{label: full result}``."""
     require_reference(spec.name)
     grads = _shift_gradients(spec, log_ratio_fn, theta_star, n_x=n_x, seed=seed, eps=eps)
+    if offsets is None:
+        return _identified(spec, grads, n_trials, weak_ratio)
+    return {
+        label: _identified(spec, grads | {"g_nre": grads["g_nre"] - np.asarray(off)}, n_trials, weak_ratio)
+        for label, off in offsets.items()
+    }
+
+
+def _identified(spec: ModelSpec, grads: dict, n_trials, weak_ratio: float) -> dict:
     full = _solve_shift(spec, grads, (), n_trials)
     n0 = min(full["posterior_sd_over_prior_sd"])
     weak = tuple(p for p, v in full["posterior_sd_over_prior_sd"][n0].items() if v >= weak_ratio)

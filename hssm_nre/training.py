@@ -1,4 +1,5 @@
-"""The training pipeline: simulate -> fit the ratio network -> fit the evidence term -> cache."""
+"""The training pipeline: simulate -> fit the ratio network -> fit the evidence term ->
+fit the normaliser -> cache."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .cache import NetworkEntry, load_entry, save_entry
 from .config import ModelSpec, TrainSettings, model_spec
 from .evidence import fit_evidence
 from .network import steps_per_second_estimate, train_network
+from .normalisation import NormaliserSettings, fit_normaliser
 from .simulate import default_workers, simulate_training_data
 
 __all__ = ["train", "estimate_seconds", "reproduce_command"]
@@ -62,6 +64,7 @@ def train(
     root: Path | None = None,
     progress: bool = True,
     time_limit: float | None = None,
+    normaliser: NormaliserSettings | None = NormaliserSettings(),
 ) -> NetworkEntry:
     """Train an NRE for ``model`` and store it in the cache; return the loaded entry.
 
@@ -72,6 +75,10 @@ def train(
     weights so far; the metadata then records ``stopped_early`` and the steps run.
     The steps run are then written into the settings (``extra["stop_after_steps"]``),
     so the cache key and the ``reproduce`` command describe the network as trained.
+
+    ``normaliser``: how the normaliser (:func:`hssm_nre.normalisation.fit_normaliser`,
+    a minute or two on two cores) is fitted after training; ``None`` leaves it out, so the
+    likelihood is the raw network's.
     """
     if time_limit is not None and time_limit <= 0:
         raise ValueError(f"time_limit must be positive seconds, got {time_limit}.")
@@ -81,7 +88,8 @@ def train(
         est = estimate_seconds(settings)
         print(
             f"Training an NRE for {spec.name!r}: {settings.n_simulations:,} simulations, "
-            f"{settings.steps:,} steps; estimated {est / 60:.1f} min on this machine.",
+            f"{settings.steps:,} steps; estimated {est / 60:.1f} min on this machine"
+            + (" (+ about 2 min for the normaliser)." if normaliser is not None else "."),
             file=sys.stderr,
         )
     t0 = time.perf_counter()
@@ -95,10 +103,14 @@ def train(
             settings, extra=settings.extra | {"stop_after_steps": int(result["steps"])}
         )
     evidence = fit_evidence(spec, data["rt"], data["choice"])
+    weights, extra = result["weights"], {}
+    if normaliser is not None:
+        nw, report = fit_normaliser(spec, weights, evidence, normaliser, progress=progress)
+        weights, extra = weights | nw, {"normaliser": report}
     path = save_entry(
         spec,
         settings,
-        result["weights"],
+        weights,
         evidence=evidence,
         root=root,
         extra_metadata={
@@ -109,8 +121,10 @@ def train(
             "planned_steps": result["planned_steps"],
             "stopped_early": result["stopped_early"],
             "loss_per_epoch": [round(x, 5) for x in result["history"]],
-            "reproduce": reproduce_command(spec.name, settings, spec.features),
-        },
+            "reproduce": reproduce_command(spec.name, settings, spec.features)
+            + ("" if normaliser is not None else " --no-normaliser"),
+        }
+        | extra,
     )
     # A spec passed in (not built from a name) may differ from today's config on purpose.
     entry = load_entry(path, check_spec=isinstance(model, str))

@@ -113,6 +113,10 @@ def test_shipped_networks_are_small_documented_and_load(name):
     args = cli.build_parser().parse_args(e.metadata["reproduce"].split()[1:])
     assert cli._settings_from(args) == e.settings
     assert (args.features or model_spec(name).features) == e.spec.features
+    # a normaliser is in the weights exactly when the metadata and the reproduce command say so
+    from hssm_nre.architecture import normaliser_weights
+
+    assert bool(normaliser_weights(e.weights)) == ("normaliser" in e.metadata) == (not args.no_normaliser)
 
 
 def test_copied_entry_folder_loads_anywhere(tiny_entry, tmp_path):

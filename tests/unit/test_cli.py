@@ -66,3 +66,24 @@ def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_c
     assert "edge_features needs a generic two-choice model" in capsys.readouterr().err
     assert cli.main(["train", "full_ddm", "--features", "scaling", "--steps", "1"]) == 2
     assert "ddm_scaling (the DDM features) needs" in capsys.readouterr().err
+
+
+def test_normalise_adds_a_normaliser_that_info_then_reports(tiny_entry, isolated_cache, capsys):
+    from hssm_nre.architecture import normaliser_weights
+    from hssm_nre.cache import find_network, load_entry, save_entry
+
+    e = tiny_entry
+    folder = save_entry(e.spec, e.settings, e.weights, evidence=e.evidence, root=isolated_cache)
+    assert not normaliser_weights(load_entry(folder).weights)
+    assert cli.main(["normalise", "ddm", "--weights", str(folder), "--n-theta", "32", "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "Normalised 'ddm'" in out and "v " in out
+    assert normaliser_weights(load_entry(folder).weights)
+    assert find_network("ddm").path == folder  # the cache entry, now normalised, is what HSSM uses
+    assert cli.main(["info", "ddm"]) == 0
+    assert "normaliser: yes (own" in capsys.readouterr().out
+
+
+def test_normalise_refuses_a_network_of_another_model(tiny_entry, capsys):
+    assert cli.main(["normalise", "angle", "--weights", str(tiny_entry.path)]) == 2
+    assert "holds a network for 'ddm'" in capsys.readouterr().err
