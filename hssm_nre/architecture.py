@@ -51,6 +51,7 @@ expectation under the data is grad log Z, to first order), which more data makes
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -273,9 +274,14 @@ def init_weights(spec: ModelSpec, widths, evidence_widths, seed: int) -> dict[st
                 w[:, 0] = [-0.5, -1.5, 1.0]
             out[name] = w
         else:
-            lim = math.sqrt(6.0 / (shape[0] + shape[1]))
-            out[name] = rng.uniform(-lim, lim, size=shape).astype(np.float32)
+            out[name] = glorot(shape, rng)
     return out
+
+
+def glorot(shape, rng: np.random.Generator) -> np.ndarray:
+    """Glorot-uniform float32 weights for a (fan_in, fan_out) layer."""
+    lim = math.sqrt(6.0 / (shape[0] + shape[1]))
+    return rng.uniform(-lim, lim, size=shape).astype(np.float32)
 
 
 def _mlp(x, weights: Mapping[str, Any], prefix: str, n_hidden: int, ops: _Ops):
@@ -289,9 +295,7 @@ NORMALISER_PREFIX = "n"
 
 
 def _is_normaliser_key(key: str) -> bool:
-    return key.startswith(NORMALISER_PREFIX) and key[len(NORMALISER_PREFIX) : len(NORMALISER_PREFIX) + 1] in (
-        "_", *"0123456789",
-    )
+    return re.fullmatch(rf"{NORMALISER_PREFIX}(\d+|_out)_[Wb]", key) is not None
 
 
 def normaliser_weights(weights: Mapping[str, Any]) -> dict[str, Any]:

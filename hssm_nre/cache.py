@@ -128,10 +128,7 @@ def save_entry(
     final = model_root / key
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=model_root))
     try:
-        arrays = {f"w/{k}": np.asarray(v, np.float32) for k, v in weights.items()}
-        if evidence is not None:
-            arrays |= {f"e/{k}": np.asarray(v, np.float32) for k, v in evidence.items()}
-        np.savez(tmp / "weights.npz", **arrays)
+        _write_arrays(tmp / "weights.npz", weights, evidence)
         meta = {
             "format": FORMAT_VERSION,
             "model": spec.name,
@@ -149,6 +146,14 @@ def save_entry(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _write_arrays(file: Path, weights: dict[str, np.ndarray], evidence: dict[str, np.ndarray] | None) -> None:
+    """weights.npz: float32 arrays, the network's under ``w/``, the evidence term's under ``e/``."""
+    arrays = {f"w/{k}": np.asarray(v, np.float32) for k, v in weights.items()}
+    if evidence is not None:
+        arrays |= {f"e/{k}": np.asarray(v, np.float32) for k, v in evidence.items()}
+    np.savez(file, **arrays)
 
 
 def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEntry:
@@ -219,30 +224,30 @@ def _normaliser_consistent(nw: dict[str, np.ndarray], n_params: int) -> bool:
     return {k: tuple(v.shape) for k, v in nw.items()} == normaliser_shapes(n_params, widths)
 
 
-def replace_weights(path: str | os.PathLike, weights: dict[str, np.ndarray], metadata_update: dict[str, Any]) -> Path:
+def replace_weights(
+    path: str | os.PathLike, weights: dict[str, np.ndarray], metadata_update: dict[str, Any]
+) -> NetworkEntry:
     """Replace an entry's weights (keeping its evidence) and update its metadata, atomically.
 
     The new files are written to a temporary folder beside the entry, then swapped in by two
     renames; a crash leaves either the old entry or the new one at ``path`` (and at worst a
     ``.tmp-`` folder, which :func:`list_entries` ignores). Used to add a normaliser to a
-    trained network without retraining it.
+    trained network without retraining it. Returns the new entry (loaded, as a check, before
+    the swap).
     """
     path = Path(path)
     entry = load_entry(path, check_spec=False)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
     old = None
     try:
-        arrays = {f"w/{k}": np.asarray(v, np.float32) for k, v in weights.items()}
-        if entry.evidence is not None:
-            arrays |= {f"e/{k}": np.asarray(v, np.float32) for k, v in entry.evidence.items()}
-        np.savez(tmp / "weights.npz", **arrays)
-        meta = json.loads((path / "metadata.json").read_text()) | metadata_update
+        _write_arrays(tmp / "weights.npz", weights, entry.evidence)
+        meta = entry.metadata | metadata_update
         meta["weights_sha256"] = _sha256(tmp / "weights.npz")
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         for extra in path.iterdir():  # anything else in the folder (a README) travels along
             if extra.name not in ("weights.npz", "metadata.json"):
                 (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, tmp / extra.name)
-        load_entry(tmp, check_spec=False)  # what is swapped in must load
+        new = load_entry(tmp, check_spec=False)  # what is swapped in must load
         old = Path(tempfile.mkdtemp(prefix=".tmp-old-", dir=path.parent))
         os.rmdir(old)
         os.replace(path, old)
@@ -253,7 +258,8 @@ def replace_weights(path: str | os.PathLike, weights: dict[str, np.ndarray], met
             os.replace(old, path)
         raise
     shutil.rmtree(old, ignore_errors=True)
-    return path
+    new.path = path
+    return new
 
 
 def list_entries(root: Path | None = None) -> dict[str, list[Path]]:

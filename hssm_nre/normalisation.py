@@ -32,6 +32,7 @@ from .architecture import (
     NORMALISER_PREFIX,
     _mlp,
     evidence_head,
+    glorot,
     log_normaliser,
     logit_fn,
     network_weights,
@@ -173,6 +174,7 @@ class NormaliserSettings:
     density: str = "auto"
 
     def own(self, spec: ModelSpec) -> bool:
+        """Whether the network's own density is fitted ("auto": for DDM-featured networks)."""
         return spec.ddm_scaling if self.density == "auto" else self.density == "own"
 
     def __post_init__(self) -> None:
@@ -205,7 +207,7 @@ def log_normaliser_targets(
     edge's dependence on theta included). grad log Z = E[score], Fisher = Var[score] under
     the normalised p_hat.
 
-    Which density (``own_density``; default ``spec.ddm_scaling``): the network's own
+    Which density (``own_density``; default: :meth:`NormaliserSettings.own`'s rule): the network's own
     F(theta, x) + Jacobian, i.e. the logit less its data-only term G(x). It is a density by
     construction (the Wald head times a bounded correction), it needs no evidence estimate,
     and it depends on theta only through the scaled parameters (v a, z, sv a, ...), not on t
@@ -231,7 +233,7 @@ def log_normaliser_targets(
     uj = jnp.asarray(u, jnp.float32)
     choices = np.asarray(spec.choices, np.float32)
 
-    own = spec.ddm_scaling if own_density is None else own_density
+    own = NormaliserSettings().own(spec) if own_density is None else own_density
     if not own and evidence is None:
         raise ValueError("This density needs the network's evidence term (log p_hat(x)); the network has none.")
 
@@ -342,15 +344,10 @@ def fit_normaliser(
     centre = float(np.mean(log_z[fit][ok_fit]))
     scale = float(max(np.std(log_z[fit][ok_fit]), np.sqrt(np.mean(g_all[fit][ok_fit] ** 2)), 1e-6))
 
-    shapes = normaliser_shapes(spec.n_params, s.widths)
-    init = {}
-    for name, shape in shapes.items():
-        if name.endswith("_b") or "_out" in name:
-            init[name] = np.zeros(shape, np.float32)
-        else:
-            lim = np.sqrt(6.0 / (shape[0] + shape[1]))
-            init[name] = rng.uniform(-lim, lim, size=shape).astype(np.float32)
-    params = {k: jnp.asarray(v) for k, v in init.items()}
+    params = {
+        name: jnp.asarray(np.zeros(shape, np.float32) if name.endswith("_b") or "_out" in name else glorot(shape, rng))
+        for name, shape in normaliser_shapes(spec.n_params, s.widths).items()
+    }
     ops = JNP_OPS()
     n_hidden = len(s.widths)
 
@@ -434,5 +431,4 @@ def normalise_entry(path, settings: NormaliserSettings | None = None, *, progres
     entry = load_entry(path, check_spec=False)
     raw = network_weights(entry.weights)
     nw, report = fit_normaliser(entry.spec, raw, entry.evidence, settings, progress=progress)
-    replace_weights(entry.path, raw | nw, {"normaliser": report})
-    return load_entry(entry.path, check_spec=False)
+    return replace_weights(entry.path, raw | nw, {"normaliser": report})
