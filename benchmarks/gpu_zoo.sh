@@ -9,13 +9,11 @@
 # (8 at once on one H200: ~130 steps/s each, so most stopped at 83-97 % of their steps and
 # lca_3, the slowest simulator, at 61 %; lca_3 was then rerun alone and finished. The full_ddm
 # network from this run predates the t - st support-edge fix and was not shipped.)
-# Next GPU budget: structured features. ddm_sdv takes the DDM features by default
+# Next GPU budget: structured features. ddm_sdv and angle take the DDM features by default
 # (config.DDM_SCALING_MODELS) and full_ddm the leading-edge term (config.EDGE_FEATURE_MODELS);
 # --features in ZOO_ARGS applies to every model named, so run the groups separately:
 #   ZOO_ARGS="--n-simulations 8000000 --steps 60000 --batch-size 4096" ZOO_MINUTES=8 \
-#     bash benchmarks/gpu_zoo.sh ddm_sdv full_ddm
-#   ZOO_ARGS="--features scaling --n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
-#     bash benchmarks/gpu_zoo.sh angle
+#     bash benchmarks/gpu_zoo.sh ddm_sdv full_ddm angle
 #   ZOO_ARGS="--features edge --n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
 #     bash benchmarks/gpu_zoo.sh weibull levy ornstein
 set -uo pipefail

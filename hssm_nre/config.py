@@ -30,9 +30,12 @@ __all__ = ["ModelSpec", "TrainSettings", "model_spec", "available_models"]
 #: (boundaries +-(a - u tan(theta)): a constant boundary for the process plus u tan(theta)).
 #: Their networks can be told all three (``ModelSpec.ddm_scaling``, ``--features scaling``).
 DDM_SCALING_CAPABLE = frozenset({"ddm", "ddm_legacy", "ddm_sdv", "angle", "angle_extended"})
-#: Those whose networks get the DDM features by default: where a reference likelihood measured
-#: the gain (ddm_sdv: ``benchmarks/feature_ablation.py``).
-DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv"})
+#: Those whose networks get the DDM features by default: where a measurement showed the gain
+#: (ddm_sdv against its analytic likelihood: ``benchmarks/feature_ablation.py``; angle by
+#: recovery on the same 30 datasets: a 2-core CPU network with them, 23,430 steps of batch 1,024,
+#: missed 1 coverage check where the GPU network with generic features, 48,009 steps of batch
+#: 4,096, missed 6: ``benchmarks/results/recovery_angle*.md``).
+DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv", "angle"})
 
 #: The feature sets a network can be trained with (``hssm-nre train --features``);
 #: see :attr:`ModelSpec.features`.

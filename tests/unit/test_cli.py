@@ -55,7 +55,7 @@ def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_c
     from hssm_nre.training import reproduce_command
 
     s = TrainSettings()
-    for name, default in (("ddm", "scaling"), ("ddm_sdv", "scaling"), ("full_ddm", "edge"), ("angle", "generic")):
+    for name, default in (("ddm", "scaling"), ("ddm_sdv", "scaling"), ("full_ddm", "edge"), ("angle", "scaling"), ("weibull", "generic")):
         assert model_spec(name).features == default
         assert reproduce_command(name, s, default) == f"hssm-nre train {name}"
         for other in {"scaling", "edge", "generic"} - {default}:

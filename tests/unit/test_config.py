@@ -13,9 +13,9 @@ def test_ddm_spec_matches_ssm_simulators():
 
 
 def test_generic_models_use_generic_features():
-    s = model_spec("angle")
-    assert s.shift and not s.ddm_scaling
-    assert "theta" in s.params
+    s = model_spec("weibull")
+    assert s.shift and not s.ddm_scaling and not s.edge_features
+    assert {"alpha", "beta"} <= set(s.params)
     s3 = model_spec("race_3")
     assert len(s3.choices) == 3
 
@@ -91,13 +91,14 @@ def test_feature_sets_are_chosen_per_network_and_refused_where_they_cannot_apply
     assert model_spec("ddm").features == "scaling"
     assert model_spec("ddm_sdv").features == "scaling"
     assert model_spec("full_ddm").features == "edge"
-    assert model_spec("angle").features == "generic"
+    assert model_spec("angle").features == "scaling"
     sdv = model_spec("ddm_sdv")
     for f in ("scaling", "edge", "generic"):
         assert sdv.with_features(f).features == f and sdv.with_features(f).same_model(sdv)
     with pytest.raises(ValueError, match="ddm_scaling .* needs"):
         model_spec("full_ddm").with_features("scaling")  # st spreads the support: no scaling law in u
-    assert model_spec("angle").with_features("scaling").features == "scaling"  # linear collapse: still Wald
+    ang = model_spec("angle")  # DDM features by default (linear collapse: still Wald); generic still allowed
+    assert ang.with_features("generic").features == "generic" and ang.with_features("generic").same_model(ang)
     with pytest.raises(ValueError, match="ddm_scaling .* needs"):
         model_spec("weibull").with_features("scaling")
     with pytest.raises(ValueError, match="edge_features needs"):
