@@ -424,11 +424,20 @@ def shift_text(report: dict) -> str:
 def normalise_entry(path, settings: NormaliserSettings | None = None, *, progress: bool = True):
     """Fit a normaliser for the network stored at ``path`` and write it into the entry
     (atomically, :func:`hssm_nre.cache.replace_weights`); an existing normaliser is refitted.
-    Returns the reloaded entry."""
+    Returns the reloaded entry.
+
+    The recorded reproduce command stays true: ``hssm-nre train`` fits the normaliser with
+    the default settings, so with those its ``--no-normaliser`` is dropped; with others it is
+    kept and the settings are in ``metadata["normaliser"]``."""
     from .architecture import network_weights
     from .cache import load_entry, replace_weights
 
+    s = NormaliserSettings() if settings is None else settings
     entry = load_entry(path, check_spec=False)
     raw = network_weights(entry.weights)
-    nw, report = fit_normaliser(entry.spec, raw, entry.evidence, settings, progress=progress)
-    return replace_weights(entry.path, raw | nw, {"normaliser": report})
+    nw, report = fit_normaliser(entry.spec, raw, entry.evidence, s, progress=progress)
+    update: dict = {"normaliser": report}
+    cmd = entry.metadata.get("reproduce")
+    if cmd and s == NormaliserSettings():
+        update["reproduce"] = " ".join(w for w in cmd.split() if w != "--no-normaliser")
+    return replace_weights(entry.path, raw | nw, update)

@@ -134,6 +134,37 @@ def test_normalise_entry_writes_in_place_and_a_failure_leaves_the_entry_as_it_wa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]
 
 
+def test_normalising_keeps_the_reproduce_command_true(tiny_entry, tmp_path, monkeypatch):
+    """`hssm-nre train` fits the normaliser with the default settings: a network trained with
+    --no-normaliser and normalised at those settings is what the command without the flag
+    builds, so the flag goes; at other settings it stays (they are in metadata["normaliser"])."""
+    import shutil
+
+    from hssm_nre import normalisation
+
+    folder = tmp_path / "net"
+    shutil.copytree(tiny_entry.path, folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["reproduce"] = "hssm-nre train ddm --steps 40 --no-normaliser"
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    small = NormaliserSettings(n_theta=32, n_grid=60, steps=5)
+
+    out = normalise_entry(folder, small, progress=False)
+    assert out.metadata["reproduce"] == "hssm-nre train ddm --steps 40 --no-normaliser"
+
+    seen = []
+
+    def quick(spec, weights, evidence, settings=None, progress=True):  # the default fit, made small
+        seen.append(settings)
+        return fit_normaliser(spec, weights, evidence, small, progress=False)
+
+    monkeypatch.setattr(normalisation, "fit_normaliser", quick)
+    out = normalise_entry(folder, progress=False)
+    assert seen == [NormaliserSettings()]
+    assert out.metadata["reproduce"] == "hssm-nre train ddm --steps 40"
+    assert json.loads((folder / "metadata.json").read_text())["reproduce"] == "hssm-nre train ddm --steps 40"
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="density"):
         NormaliserSettings(density="other")
