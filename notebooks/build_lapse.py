@@ -77,7 +77,7 @@ plt.tight_layout(); plt.show()"""),
     ("md", """Without a lapse, the contaminants faster than `t` have zero likelihood under the DDM, so the fit depends on how
 each implementation scores an impossible trial: HSSM's analytic WFPT gives it a constant -66.1, the NRE
 min(its value at the support edge, -100) - 100 (t - rt) (a slope that pushes `t` below the data). Both posteriors are then wrong, and wrong differently
-(here `t` collapses towards 0 for the NRE and to about 0.07 for WFPT; `a`, `v` and `z` absorb the rest). The lapse is
+(here `t` collapses towards 0 for the NRE and to about 0.03 for WFPT; `a`, `v` and `z` absorb the rest). The lapse is
 the model for such trials: with HSSM's lapse both recover the truth, and the NRE posterior sits on the analytic one,
 `p_outlier` included.
 
