@@ -284,6 +284,11 @@ def glorot(shape, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(-lim, lim, size=shape).astype(np.float32)
 
 
+def _n_hidden(weights: Mapping[str, Any], prefix: str) -> int:
+    """Hidden layers of the MLP stored under ``prefix`` (``{prefix}0_W``, ``{prefix}1_W``, ...)."""
+    return sum(1 for k in weights if re.fullmatch(rf"{prefix}\d+_W", k))
+
+
 def _mlp(x, weights: Mapping[str, Any], prefix: str, n_hidden: int, ops: _Ops):
     for i in range(n_hidden):
         x = ops.silu(ops.matmul(x, weights[f"{prefix}{i}_W"]) + weights[f"{prefix}{i}_b"])
@@ -327,10 +332,9 @@ def scaled_theta(spec: ModelSpec, theta, ops: _Ops):
 
 def log_normaliser(spec: ModelSpec, weights: Mapping[str, Any], theta, ops: _Ops):
     """log Z_hat(theta), shape ``theta.shape[:-1]``; 0 when ``weights`` hold no normaliser."""
-    n_hidden = sum(1 for k in weights if _is_normaliser_key(k) and k.endswith("_W")) - 1
-    if n_hidden < 0:
+    if f"{NORMALISER_PREFIX}_out_W" not in weights:
         return 0.0
-    return _mlp(scaled_theta(spec, theta, ops), weights, NORMALISER_PREFIX, n_hidden, ops)
+    return _mlp(scaled_theta(spec, theta, ops), weights, NORMALISER_PREFIX, _n_hidden(weights, NORMALISER_PREFIX), ops)
 
 
 def _evidence_input(spec: ModelSpec, rt, choice, ops: _Ops):
@@ -341,19 +345,16 @@ def _evidence_input(spec: ModelSpec, rt, choice, ops: _Ops):
 
 def evidence_head(spec: ModelSpec, weights: Mapping[str, Any], rt, choice, ops: _Ops):
     """G(x), the logit's data-only term (its optimum is -log p(x)); rt, choice: (...,)."""
-    n_g = sum(1 for k in weights if k.startswith("g") and k.endswith("_W") and k != "g_out_W")
-    return _mlp(_evidence_input(spec, rt, choice, ops), weights, "g", n_g, ops)
+    return _mlp(_evidence_input(spec, rt, choice, ops), weights, "g", _n_hidden(weights, "g"), ops)
 
 
 def logit_fn(spec: ModelSpec, weights: Mapping[str, Any], theta, rt, choice, ops: _Ops):
     """Batched single-trial logit (the estimated log-ratio), shape ``theta.shape[:-1]``.
 
     With a normaliser in ``weights`` (see :func:`log_normaliser`) it is subtracted."""
-    n_f = sum(1 for k in weights if k.startswith("f") and k.endswith("_W") and k != "f_out_W")
-    n_g = sum(1 for k in weights if k.startswith("g") and k.endswith("_W") and k != "g_out_W")
     mlp_in, lin_in, ev_in, jac, u = features(spec, theta, rt, choice, ops)
-    f = _mlp(mlp_in, weights, "f", n_f, ops) + ops.matmul(lin_in, weights["lin_W"])[..., 0]
-    g = _mlp(ev_in, weights, "g", n_g, ops)
+    f = _mlp(mlp_in, weights, "f", _n_hidden(weights, "f"), ops) + ops.matmul(lin_in, weights["lin_W"])[..., 0]
+    g = _mlp(ev_in, weights, "g", _n_hidden(weights, "g"), ops)
     inside = f + jac + g
     # Below the support the value is capped by the network's value at the support edge
     # (``inside`` there is evaluated at u clipped to U_MIN / S_MIN), so moving t past a

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .architecture import layer_shapes, network_weights, normaliser_weights
+from .architecture import NORMALISER_PREFIX, layer_shapes, network_weights, normaliser_shapes, normaliser_weights
 from .config import ModelSpec, TrainSettings, model_spec
 from .errors import CacheCorruptedError, CacheMismatchError, NetworkNotFoundError
 
@@ -216,8 +216,6 @@ def _normaliser_consistent(nw: dict[str, np.ndarray], n_params: int) -> bool:
     """An optional normaliser must be a complete MLP chain from the parameters to one output."""
     if not nw:
         return True
-    from .architecture import NORMALISER_PREFIX, normaliser_shapes
-
     widths: list[int] = []
     while f"{NORMALISER_PREFIX}{len(widths)}_W" in nw:
         widths.append(nw[f"{NORMALISER_PREFIX}{len(widths)}_W"].shape[-1])

@@ -25,9 +25,12 @@ def estimate_seconds(settings: TrainSettings) -> float:
     return sims + steps + 20.0
 
 
-def reproduce_command(name: str, settings: TrainSettings, features: str | None = None) -> str:
+def reproduce_command(
+    name: str, settings: TrainSettings, features: str | None = None, normaliser: bool = True
+) -> str:
     """The ``hssm-nre train`` command that trains this network again (``features``: the
-    network's feature set, ``ModelSpec.features``, named when it is not the model's default)."""
+    network's feature set, ``ModelSpec.features``, named when it is not the model's default;
+    ``normaliser``: whether it carries the normaliser ``hssm-nre train`` fits by default)."""
     d = TrainSettings()
     parts = [f"hssm-nre train {name}"]
     try:
@@ -54,6 +57,8 @@ def reproduce_command(name: str, settings: TrainSettings, features: str | None =
         parts.append("--evidence-widths " + ",".join(map(str, settings.evidence_widths)))
     if "stop_after_steps" in settings.extra:
         parts.append(f"--stop-after-steps {settings.extra['stop_after_steps']}")
+    if not normaliser:
+        parts.append("--no-normaliser")
     return " ".join(parts)
 
 
@@ -121,8 +126,7 @@ def train(
             "planned_steps": result["planned_steps"],
             "stopped_early": result["stopped_early"],
             "loss_per_epoch": [round(x, 5) for x in result["history"]],
-            "reproduce": reproduce_command(spec.name, settings, spec.features)
-            + ("" if normaliser is not None else " --no-normaliser"),
+            "reproduce": reproduce_command(spec.name, settings, spec.features, normaliser is not None),
         }
         | extra,
     )
