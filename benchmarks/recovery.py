@@ -8,7 +8,9 @@ Each dataset's parameters are drawn from the prior the fit uses (uniform over th
 training box, so central-interval coverage is exact for the true posterior and any under-coverage
 is the likelihood's fault), then ``n_trials`` trials are simulated with ssm-simulators and fitted
 with ``hssm.HSSM(model=NAME, loglik_kind="nre", p_outlier=0)`` (numpyro, 1 chain x (400 + 400)).
-With ``--lan``, the same datasets are fitted with that LAN (HSSM's approx_differentiable) beside it.
+With ``--lan``, the same datasets are fitted with that LAN (HSSM's approx_differentiable) beside it;
+``--lan-from`` takes the LAN's results from an earlier report's JSON instead, once the datasets
+are checked to be the same (a new network for a model, same seeds: the LAN fits would not change).
 
 Reports per parameter: correlation of posterior mean with truth, RMSE / prior SD (how much the
 data taught), posterior SD / prior SD, and coverage of central 50 / 90 / 95 % intervals with its
@@ -58,7 +60,15 @@ def main():
     ap.add_argument("--draws", type=int, default=400)
     ap.add_argument("--tune", type=int, default=400)
     ap.add_argument("--lan", default=None, help="an ONNX LAN for the same model, fitted beside the NRE")
+    ap.add_argument("--lan-from", default=None, metavar="JSON",
+                    help="an earlier recovery JSON of this model whose LAN results to show beside the NRE "
+                         "(its datasets must be these: same count, trials and true parameters)")
     args = ap.parse_args()
+    if args.lan and args.lan_from:
+        ap.error("--lan fits the LAN, --lan-from reuses earlier LAN fits: give one of them")
+    prev = json.loads(Path(args.lan_from).read_text()) if args.lan_from else None
+    if prev is not None and ("lan" not in prev["kinds"] or (prev["datasets"], prev["trials"]) != (args.datasets, args.trials)):
+        ap.error(f"--lan-from {args.lan_from}: it needs LAN results over {args.datasets} datasets x {args.trials} trials")
     entry = load_entry(args.weights) if args.weights else find_network(args.model)
     spec = entry.spec
     kinds = ["nre"] + (["lan"] if args.lan else [])
@@ -81,15 +91,29 @@ def main():
                 est[k]["hits"][lv].append((ql <= theta) & (theta <= qh))
         print(f"dataset {d + 1}/{args.datasets} done ({time.perf_counter() - t_all:.0f} s)", flush=True)
     truth = np.asarray(truth)
+    if prev is not None:
+        if prev["model"] != spec.name or not np.allclose(np.asarray(prev["truth"]), truth, rtol=0, atol=1e-9):
+            raise SystemExit(f"--lan-from {args.lan_from}: its datasets are not these (other true parameters)")
+        kinds.append("lan")
+        est["lan"] = {"mean": prev["kinds"]["lan"]["mean"], "sd": prev["kinds"]["lan"]["sd"]}
     prior_sd = (hi - lo) / np.sqrt(12)
     md = [f"# Recovery and coverage: {spec.name}", "",
           f"Network: `{entry.metadata.get('reproduce')}` ({entry.source}). {args.datasets} datasets x {args.trials} trials, "
           f"parameters drawn from the fit's prior (uniform over the training box); numpyro 1 x ({args.tune} + {args.draws}), "
           f"p_outlier = 0. Machine: {platform.node()}. Reproduce: `.venv/bin/python benchmarks/recovery.py {args.model}"
-          f"{' --lan ' + args.lan if args.lan else ''} --datasets {args.datasets} --trials {args.trials}`.", ""]
+          f"{' --lan ' + args.lan if args.lan else ''}{' --lan-from ' + args.lan_from if args.lan_from else ''}"
+          f" --datasets {args.datasets} --trials {args.trials}`."
+          + (f" LAN results taken from `{args.lan_from}` (the same {args.datasets} datasets, checked)." if prev else ""), ""]
     out = {"model": spec.name, "network": str(entry.path), "datasets": args.datasets, "trials": args.trials, "kinds": {}}
     n = args.datasets
     for k in kinds:
+        if k == "lan" and prev is not None:
+            out["kinds"][k] = res = prev["kinds"]["lan"]
+            md += [f"## LAN (median fit {res['median_seconds']:.1f} s)", ""]
+            md += recovery_table(res, spec.params, n)
+            md += ["", "Under-coverage beyond 2 MC SE: "
+                   + (", ".join(f"{p} at {float(lv):.0%} ({c:.2f})" for p, lv, c in res["under_coverage"]) or "none") + ".", ""]
+            continue
         mean, sd = np.asarray(est[k]["mean"]), np.asarray(est[k]["sd"])
         cov = {lv: np.asarray(est[k]["hits"][lv]).mean(0) for lv in LEVELS}
         under = coverage_misses(cov, spec.params, n, tol_se=2)

@@ -36,6 +36,17 @@ boundaries +-(a - u tan(theta)) make crossing the one named a constant-boundary 
 with drift v' + a tan(theta) (the head is unchanged, v' moves). Both give the MLP their
 extra dimensionless parameter as one more input.
 
+race (race-like models: one accumulator per choice, see :func:`hssm_nre.config.race_layout`):
+accumulator i starts at a z_i and is absorbed at a with drift v_i and unit noise, so the
+choice names the accumulator that finished first. F = MLP([the chosen accumulator's v (and z),
+a, shared z, extra parameters, the other accumulators' v (and z) and Wald log-survivals
+sorted by drift, log u, c / u, log(D^2 / u), their summed log-survival]) + a linear head over
+[log D, log u, D^2 / u, v D, v^2 u, sum of the others' log S] (D = a (1 - z) for the chosen
+one) initialised at the race of independent Wiener accumulators: the chosen one's Wald
+density times the others' survivals. No one-hot choice: relabelling the accumulators
+relabels the likelihood exactly. ssm-simulators reflects accumulators at 0 (and the LCA
+couples them), which the MLP learns as a correction.
+
 generic (every other model): F = MLP([theta scaled to [-1, 1], log u, c / u,
 one-hot choice]) + a linear head over the same features; u = rt - t when the
 model has a non-decision time ``t`` and rt otherwise.
@@ -57,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ModelSpec, shifted_edge
+from .config import ModelSpec, race_layout, shifted_edge
 
 __all__ = [
     "FLOOR",
@@ -87,11 +98,14 @@ Z_EPS = 1e-3
 class _Ops:
     """The handful of array functions the forward pass needs, per backend."""
 
-    def __init__(self, xp: Any, silu: Any, matmul: Any, cast: Any, factory: Any = None):
+    def __init__(
+        self, xp: Any, silu: Any, matmul: Any, cast: Any, factory: Any = None, log_ndtr: Any = None
+    ):
         self.xp = xp
         self.silu = silu
         self.matmul = matmul
         self.cast = cast
+        self.log_ndtr = log_ndtr
         self._factory = factory
 
     def __getattr__(self, name: str) -> Any:
@@ -115,13 +129,18 @@ def _jnp_ops() -> _Ops:
     import jax
     import jax.numpy as jnp
 
-    return _Ops(jnp, jax.nn.silu, jnp.matmul, _jnp_cast, _jnp_ops)
+    return _Ops(jnp, jax.nn.silu, jnp.matmul, _jnp_cast, _jnp_ops, jax.scipy.special.log_ndtr)
 
 
 def _keras_ops() -> _Ops:
+    import jax
     import keras
 
-    return _Ops(keras.ops, keras.ops.silu, keras.ops.matmul, keras.ops.cast, _keras_ops)
+    # keras.ops has no log_ndtr; Keras runs on the JAX backend here (network.ensure_keras_backend),
+    # so its tensors are JAX arrays and JAX's stable log Phi applies to them directly.
+    return _Ops(
+        keras.ops, keras.ops.silu, keras.ops.matmul, keras.ops.cast, _keras_ops, jax.scipy.special.log_ndtr
+    )
 
 
 class _Lazy:
@@ -156,6 +175,13 @@ def n_features(spec: ModelSpec) -> tuple[int, int, int]:
         if "sv" in spec.params:
             return 6, 6, 1 + n_c
         return (6 if "theta" in spec.params else 5), 5, 1 + n_c
+    if spec.race_features:
+        n, zs, extras = race_layout(spec.params, spec.choices)
+        # chosen (v, z if per accumulator), a, shared z, extras; others (v, z if per
+        # accumulator, log survival); log u, c / u, log(D^2 / u), the others' summed log survival
+        per_acc = 1 + (len(zs) > 1)
+        n_mlp = per_acc + 1 + (len(zs) == 1) + len(extras) + (n - 1) * (per_acc + 1) + 4
+        return n_mlp, N_RACE_HEAD, 1 + n_c
     n_theta = spec.n_params - (1 if spec.shift else 0)
     n = n_theta + 2 + n_c
     if spec.edge_features:
@@ -213,6 +239,9 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
         jac = -2.0 * xp.log(a)
         return mlp_in, lin_in, ev_in, jac, u
 
+    if spec.race_features:
+        return _race_features(spec, theta, u, onehot, ev_in, ops)
+
     keep = [i for i, p in enumerate(spec.params) if not (spec.shift and p == "t")]
     th = xp.stack([theta[..., i] for i in keep], axis=-1)
     th = 2.0 * (th - lower[np.asarray(keep)]) / (upper - lower)[np.asarray(keep)] - 1.0
@@ -229,6 +258,76 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
         mlp_in = xp.concatenate([mlp_in, (xp.log(d2u) / 5.0)[..., None]], axis=-1)
         return mlp_in, lin_in, ev_in, ops.cast(0.0, dtype) * u, u
     return mlp_in, mlp_in, ev_in, ops.cast(0.0, dtype) * u, u
+
+
+#: Width of the race features' linear head: [log D, log u, D^2 / u, v D, v^2 u, sum log S].
+N_RACE_HEAD = 6
+#: Its starting value: the chosen accumulator's Wald log-density
+#: log D - 1.5 log u - D^2 / 2u + v D - v^2 u / 2 (less log sqrt(2 pi), a constant)
+#: plus the other accumulators' Wald log-survivals.
+RACE_HEAD_INIT = (1.0, -1.5, -0.5, 1.0, -0.5, 1.0)
+D_MIN = 1e-3  # smallest distance to the boundary fed to the race features
+
+
+def wald_log_survival(dist, v, u, ops: _Ops):
+    """log P(T > u) for the first passage of a unit-variance Wiener process with drift ``v``
+    to a boundary ``dist`` away (no other boundary):
+    S(u) = Phi((D - v u) / sqrt u) - exp(2 v D) Phi(-(D + v u) / sqrt u). Stable in log space."""
+    su = ops.sqrt(u)
+    l_a = ops.log_ndtr((dist - v * u) / su)
+    l_b = 2.0 * v * dist + ops.log_ndtr(-(dist + v * u) / su)
+    # S > 0 exactly; the clip keeps float rounding from taking log1p to -inf
+    return l_a + ops.log1p(-ops.minimum(ops.exp(l_b - l_a), 1.0 - 1e-6))
+
+
+def _race_features(spec: ModelSpec, theta, u, onehot, ev_in, ops: _Ops):
+    """The race features (``ModelSpec.race_features``): chosen accumulator, the others sorted by
+    drift, and the independent-race head. Returns what :func:`features` returns."""
+    xp = ops
+    n, zs, extras = race_layout(spec.params, spec.choices)
+    idx = {p: i for i, p in enumerate(spec.params)}
+    box = spec.bounds
+
+    def scaled(x, p):
+        lo, hi = box[p]
+        return 2.0 * (x - lo) / (hi - lo) - 1.0
+
+    v = xp.stack([theta[..., idx[f"v{i}"]] for i in range(n)], axis=-1)  # (..., n)
+    a = theta[..., idx["a"]]
+    if len(zs) > 1:
+        z = xp.stack([theta[..., idx[p]] for p in zs], axis=-1)
+    elif zs:
+        z = theta[..., idx[zs[0]]][..., None] + 0.0 * v
+    else:
+        z = 0.0 * v
+    dist = xp.maximum(a[..., None] * (1.0 - z), D_MIN)  # start a z to the boundary a
+    uc = xp.maximum(u, U_MIN)
+    log_surv = wald_log_survival(dist, v, uc[..., None], ops)  # (..., n)
+    v_c, d_c = xp.sum(onehot * v, axis=-1), xp.sum(onehot * dist, axis=-1)
+    others_log_surv = xp.sum((1.0 - onehot) * log_surv, axis=-1)
+    lin_in = xp.stack(
+        [xp.log(d_c), xp.log(uc), d_c * d_c / uc, v_c * d_c, v_c * v_c * uc, others_log_surv], axis=-1
+    )
+    # The others in order of drift (the chosen one sorted last, then dropped): a function of
+    # the unordered set of other accumulators, so relabelling them changes nothing.
+    big = ops.cast(1e6, v.dtype)
+    order = xp.argsort(v + big * onehot, axis=-1)[..., : n - 1]
+    v_o = xp.take_along_axis(v, order, axis=-1)
+    cols = [scaled(v_c, "v0")[..., None]]
+    if len(zs) > 1:
+        cols.append(scaled(xp.sum(onehot * z, axis=-1), "z0")[..., None])
+    cols.append(scaled(a, "a")[..., None])
+    if len(zs) == 1:
+        cols.append(scaled(theta[..., idx[zs[0]]], zs[0])[..., None])
+    cols += [scaled(theta[..., idx[p]], p)[..., None] for p in extras]
+    cols.append(scaled(v_o, "v0"))
+    if len(zs) > 1:
+        cols.append(scaled(xp.take_along_axis(z, order, axis=-1), "z0"))
+    cols.append(xp.take_along_axis(log_surv, order, axis=-1) / 10.0)
+    d2u = d_c * d_c / uc
+    cols.append(xp.stack([xp.log(uc) / 3.0, 0.01 / uc, xp.log(d2u) / 5.0, others_log_surv / 10.0], axis=-1))
+    mlp_in = xp.concatenate(cols, axis=-1)
+    return mlp_in, lin_in, ev_in, ops.cast(0.0, theta.dtype) * u, u
 
 
 # ------------------------------------------------------------------------------ weights
@@ -272,6 +371,8 @@ def init_weights(spec: ModelSpec, widths, evidence_widths, seed: int) -> dict[st
             elif spec.edge_features:
                 # the Wald density's leading terms: -D^2 / 2u - 1.5 log u + log D
                 w[:, 0] = [-0.5, -1.5, 1.0]
+            elif spec.race_features:
+                w[:, 0] = RACE_HEAD_INIT
             out[name] = w
         else:
             out[name] = glorot(shape, rng)

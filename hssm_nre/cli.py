@@ -119,7 +119,9 @@ def _features(spec) -> str:
     return ({"scaling": "DDM scaling + mirror symmetry + exact Wald head"
              + (" with drift variability" if "sv" in spec.params else "")
              + (" with the linear collapse in the drift" if "theta" in spec.params else ""),
-             "edge": "generic + leading-edge term", "generic": "generic"}[spec.features]
+             "edge": "generic + leading-edge term",
+             "race": "race: chosen accumulator vs the others sorted by drift + independent-race Wald head",
+             "generic": "generic"}[spec.features]
             + (f", shift-aware (u = rt - {'(t - ' + spec.edge_shift[0] + ')' if spec.edge_shift else 't'})"
                if spec.shift else ""))
 
@@ -193,7 +195,7 @@ def cmd_compare(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import DDM_SCALING_MODELS, EDGE_FEATURE_MODELS, FEATURE_SETS
+    from .config import DDM_SCALING_MODELS, EDGE_FEATURE_MODELS, FEATURE_SETS, RACE_FEATURE_MODELS
 
     p = argparse.ArgumentParser(prog="hssm-nre", description="Neural ratio estimation likelihoods for HSSM.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -226,8 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(FEATURE_SETS),
         help="the network's feature set: 'scaling' (the DDM's scaling law, mirror symmetry and exact "
         "Wald head; the DDM, ddm_sdv and angle), 'edge' (generic + the leading-edge term; two-choice models "
-        "with a and z) or 'generic' (default: the model's; scaling for "
-        + ", ".join(sorted(DDM_SCALING_MODELS)) + ", edge for " + ", ".join(sorted(EDGE_FEATURE_MODELS)) + ")",
+        "with a and z), 'race' (race and LCA models: the chosen accumulator against the others, no one-hot "
+        "choice, a head started at the race of independent Wald accumulators) or 'generic' (default: the "
+        "model's; scaling for " + ", ".join(sorted(DDM_SCALING_MODELS)) + ", edge for "
+        + ", ".join(sorted(EDGE_FEATURE_MODELS))
+        + (", race for " + ", ".join(sorted(RACE_FEATURE_MODELS)) if RACE_FEATURE_MODELS else "") + ")",
     )
     t.add_argument(
         "--no-normaliser",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv", "angle"})
 
 #: The feature sets a network can be trained with (``hssm-nre train --features``);
 #: see :attr:`ModelSpec.features`.
-FEATURE_SETS = ("scaling", "edge", "generic")
+FEATURE_SETS = ("scaling", "edge", "race", "generic")
 
 #: Models simulated with the discrete-monitoring boundary correction (see
 #: :func:`hssm_nre.simulate.simulator_theta`): constant boundaries at +-a and a
@@ -55,6 +56,9 @@ BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv", "full_ddm"})
 #: (``benchmarks/feature_ablation.py --model NAME``; results in benchmarks/results/).
 #: Networks trained either way still serve their model (``ModelSpec.same_model``).
 EDGE_FEATURE_MODELS = frozenset({"full_ddm"})
+
+#: Models whose networks get the race features by default (``ModelSpec.race_features``).
+RACE_FEATURE_MODELS: frozenset[str] = frozenset()
 
 #: Models whose non-decision time has an unbounded kernel (ddm_normal_st: ndt ~ Normal(t, st)),
 #: so rt has no hard lower edge at t: their networks see rt itself, not u = rt - t.
@@ -89,7 +93,46 @@ def shifted_edge(t, spread, scale: float):
     return t - scale * spread
 
 
-_FEATURE_FIELDS = frozenset({"ddm_scaling", "edge_features"})
+_FEATURE_FIELDS = frozenset({"ddm_scaling", "edge_features", "race_features"})
+
+
+def race_layout(
+    params: tuple[str, ...], choices: tuple[int, ...], lower=None, upper=None
+) -> tuple[int, tuple[str, ...], tuple[str, ...]] | None:
+    """How a race-like model's parameters map onto its accumulators, or None if they do not.
+
+    A race-like model has choices 0..n-1 (n >= 2), one drift ``v0``..``v{n-1}`` per
+    accumulator, a shared boundary ``a``, a non-decision time ``t`` and a start point that is
+    shared (``z``), per accumulator (``z0``..``z{n-1}``) or absent (start at 0): ssm-simulators'
+    race models and the LCA. Anything else (``g``, ``b``, ``theta``) is an extra parameter.
+    Returns ``(n, start-point names, extra names)``. With ``lower`` / ``upper`` given, the
+    drifts (and per-accumulator start points) must share one box, so that relabelling the
+    accumulators maps the box onto itself.
+    """
+    n = len(choices)
+    if n < 2 or tuple(choices) != tuple(range(n)):
+        return None
+    vs = tuple(f"v{i}" for i in range(n))
+    zs_each = tuple(f"z{i}" for i in range(n))
+    if not (set(vs) | {"a", "t"}) <= set(params):
+        return None
+    if set(zs_each) <= set(params):
+        zs = zs_each
+    elif "z" in params:
+        zs = ("z",)
+    elif any(p.startswith("z") for p in params):
+        return None
+    else:
+        zs = ()
+    if any(re.fullmatch(r"v\d+", p) and p not in vs for p in params):
+        return None
+    if lower is not None and upper is not None:
+        box = dict(zip(params, zip(lower, upper)))
+        for group in (vs, zs if len(zs) > 1 else ()):
+            if len({box[p] for p in group}) > 1:
+                return None
+    extras = tuple(p for p in params if p not in set(vs) | set(zs) | {"a", "t"})
+    return n, zs, extras
 
 
 @dataclass(frozen=True)
@@ -122,6 +165,14 @@ class ModelSpec:
         coefficients. Two-choice models with ``a`` and ``z`` only. On by default for
         ``EDGE_FEATURE_MODELS``; a property of the network, not the model (see
         :meth:`same_model`), chosen per training with ``hssm-nre train --features``.
+    race_features
+        For race-like models (:func:`race_layout`: one accumulator per choice, drifts
+        ``v0``.., boundary ``a``, start point ``z`` / ``z0``.. / none): the network sees the
+        chosen accumulator and the others sorted by drift instead of one-hot choices, so
+        relabelling the accumulators relabels the likelihood exactly, and a trainable linear
+        head starts at the race of independent Wiener accumulators (the chosen one's Wald
+        density times the others' Wald survivals). ssm-simulators reflects accumulators at
+        0 and the LCA couples them, so the head is a starting point the MLP corrects.
     ddm_scaling
         Give the network the diffusion scaling law, the mirror symmetry and the exact
         single-boundary (Wald) density as a fixed head (``DDM_SCALING_CAPABLE`` only). On by
@@ -142,8 +193,21 @@ class ModelSpec:
     boundary_correction: bool = False
     edge_shift: tuple[str, float] | None = None
     edge_features: bool = False
+    race_features: bool = False
 
     def __post_init__(self) -> None:
+        if sum((self.ddm_scaling, self.edge_features, self.race_features)) > 1:
+            raise ValueError(f"{self.name!r}: at most one feature set (ddm_scaling, edge_features, race_features).")
+        if self.race_features and not (
+            self.shift
+            and self.edge_shift is None
+            and race_layout(self.params, self.choices, self.lower, self.upper) is not None
+        ):
+            raise ValueError(
+                "race_features needs a race-like model: choices 0..n-1, drifts v0..v{n-1} with one "
+                "box, a boundary 'a', a non-decision time 't' and a start point 'z', z0..z{n-1} or "
+                f"none; {self.name!r} has params {self.params}, choices {self.choices}."
+            )
         two_choice_az = tuple(self.choices) == (-1, 1) and {"a", "z"} <= set(self.params)
         if self.edge_features and not (two_choice_az and not self.ddm_scaling):
             raise ValueError(
@@ -164,8 +228,10 @@ class ModelSpec:
 
     @property
     def features(self) -> str:
-        """The network's feature set: "scaling", "edge" or "generic" (``FEATURE_SETS``)."""
-        return "scaling" if self.ddm_scaling else "edge" if self.edge_features else "generic"
+        """The network's feature set: "scaling", "edge", "race" or "generic" (``FEATURE_SETS``)."""
+        if self.ddm_scaling:
+            return "scaling"
+        return "edge" if self.edge_features else "race" if self.race_features else "generic"
 
     def with_features(self, features: str) -> ModelSpec:
         """This model with the network feature set ``features`` (one of ``FEATURE_SETS``).
@@ -174,7 +240,10 @@ class ModelSpec:
         if features not in FEATURE_SETS:
             raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}.")
         return dataclasses.replace(
-            self, ddm_scaling=features == "scaling", edge_features=features == "edge"
+            self,
+            ddm_scaling=features == "scaling",
+            edge_features=features == "edge",
+            race_features=features == "race",
         )
 
     def same_model(self, other: ModelSpec) -> bool:
@@ -185,7 +254,7 @@ class ModelSpec:
 
     def model_differences(self, other: ModelSpec) -> list[str]:
         """Names of the model-defining fields that differ from ``other`` (every field but
-        the network's feature choice, ``ddm_scaling`` and ``edge_features``)."""
+        the network's feature choice: ``ddm_scaling``, ``edge_features``, ``race_features``)."""
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         return [k for k in mine if k not in _FEATURE_FIELDS and mine[k] != theirs[k]]
 
@@ -216,6 +285,7 @@ class ModelSpec:
                 (str(d["edge_shift"][0]), float(d["edge_shift"][1])) if d.get("edge_shift") else None
             ),
             edge_features=bool(d.get("edge_features", False)),
+            race_features=bool(d.get("race_features", False)),
         )
 
 
@@ -285,6 +355,7 @@ def model_spec(name: str) -> ModelSpec:
         boundary_correction=name in BOUNDARY_CORRECTED_MODELS,
         edge_shift=_edge_shift_of(cfg, params),
         edge_features=name in EDGE_FEATURE_MODELS,
+        race_features=name in RACE_FEATURE_MODELS,
     )
 
 

@@ -105,3 +105,22 @@ def test_feature_sets_are_chosen_per_network_and_refused_where_they_cannot_apply
         model_spec("race_3").with_features("edge")
     with pytest.raises(ValueError, match="features must be one of"):
         sdv.with_features("wald")
+
+
+def test_race_features_apply_to_race_like_models_only():
+    from hssm_nre.config import race_layout
+
+    # one accumulator per choice: drifts v0.., boundary a, start point shared, per accumulator or none
+    assert race_layout(("v0", "v1", "v2", "a", "z", "t"), (0, 1, 2)) == (3, ("z",), ())
+    assert race_layout(("v0", "v1", "a", "z0", "z1", "t"), (0, 1)) == (2, ("z0", "z1"), ())
+    assert race_layout(("v0", "v1", "v2", "a", "t"), (0, 1, 2)) == (3, (), ())
+    lca = model_spec("lca_3")
+    assert race_layout(lca.params, lca.choices, lca.lower, lca.upper) == (3, ("z0", "z1", "z2"), ("g", "b"))
+    for name in ("race_no_bias_3", "race_3", "race_no_z_4", "lca_no_bias_angle_3", "race_no_bias_2"):
+        spec = model_spec(name).with_features("race")
+        assert spec.features == "race" and spec.same_model(model_spec(name))
+    for name in ("ddm", "levy", "lba3", "weibull"):  # two-choice (-1, 1) or no accumulator per choice
+        with pytest.raises(ValueError, match="race_features needs a race-like model"):
+            model_spec(name).with_features("race")
+    # drifts with different boxes: relabelling would not map the box onto itself
+    assert race_layout(("v0", "v1", "a", "t"), (0, 1), (0, 0, 1, 0), (2, 3, 3, 2)) is None

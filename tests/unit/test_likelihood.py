@@ -228,6 +228,118 @@ def test_edge_features_start_at_the_wald_leading_terms():
         dataclasses.replace(model_spec("race_3"), edge_features=True)
 
 
+def test_race_features_start_at_the_independent_race_and_ignore_labels():
+    """Race features: at initialisation the logit is the chosen accumulator's Wald log-density
+    plus the others' Wald log-survivals (less log sqrt(2 pi)); with any weights, relabelling the
+    accumulators (drifts, start points and the choice together) leaves the network's F unchanged."""
+    import numpy as np
+    from scipy.stats import norm
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.config import model_spec
+
+    spec = model_spec("race_3").with_features("race")  # v0 v1 v2 a z0 z1 z2 t
+    w = init_weights(spec, (16, 16), (8,), seed=0)
+    theta = np.array([[2.0, 1.0, 0.5, 2.0, 0.3, 0.6, 0.1, 0.2]] * 3)
+    rt, choice = np.array([0.45, 0.8, 1.9]), np.array([0.0, 2.0, 1.0])
+    u, v, dist = rt - 0.2, theta[0, :3], 2.0 * (1 - theta[0, 4:7])
+
+    def log_pdf(i, u):
+        return np.log(dist[i]) - 0.5 * np.log(2 * np.pi * u**3) - (dist[i] - v[i] * u) ** 2 / (2 * u)
+
+    def log_surv(i, u):
+        s = norm.cdf((dist[i] - v[i] * u) / np.sqrt(u)) - np.exp(2 * v[i] * dist[i]) * norm.cdf(
+            -(dist[i] + v[i] * u) / np.sqrt(u)
+        )
+        return np.log(s)
+
+    expected = [
+        log_pdf(int(c), uu) + sum(log_surv(j, uu) for j in range(3) if j != int(c)) + 0.5 * np.log(2 * np.pi)
+        for c, uu in zip(choice, u)
+    ]
+    got = np.asarray(logit_fn(spec, w, theta.astype(np.float32), rt.astype(np.float32), choice, JNP_OPS()))
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+    rng = np.random.default_rng(1)
+    w = {k: (rng.normal(0, 0.3, v.shape).astype(np.float32) if not k.startswith("g") else v) for k, v in w.items()}
+    th = rng.uniform(spec.lower, spec.upper, size=(50, spec.n_params))
+    rt = th[:, -1] + rng.uniform(0.01, 3.0, 50)
+    ch = rng.integers(0, 3, 50).astype(float)
+    perm = np.array([2, 0, 1])  # accumulator i becomes accumulator perm[i]
+    th_p = th.copy()
+    th_p[:, perm] = th[:, :3]
+    th_p[:, 4 + perm] = th[:, 4:7]
+    before = np.asarray(logit_fn(spec, w, th, rt, ch, JNP_OPS()))
+    after = np.asarray(logit_fn(spec, w, th_p, rt, perm[ch.astype(int)].astype(float), JNP_OPS()))
+    np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
+    assert np.std(before) > 0.1  # the weights do something
+
+
+def test_race_head_matches_ssm_simulators_race_when_no_accumulator_starts_near_zero():
+    """The race head's convention is ssm-simulators': accumulator i starts at a z, is absorbed at
+    a, drift v_i, unit noise. Away from the reflecting floor at 0 the initial network's density
+    (exp of the logit less log sqrt(2 pi), which G = 0 leaves alone) is the simulator's."""
+    import jax.numpy as jnp
+    import numpy as np
+    import ssms
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.config import model_spec
+
+    spec = model_spec("race_no_bias_3").with_features("race")
+    w = {k: jnp.asarray(v) for k, v in init_weights(spec, (8,), (8,), seed=0).items()}
+    theta = [2.0, 1.0, 0.5, 2.0, 0.3, 0.2]
+    out = ssms.Simulator("race_no_bias_3").simulate(
+        {p: np.array([x]) for p, x in zip(spec.params, theta)},
+        n_samples=50_000, delta_t=0.001, max_t=20, return_option="minimal", random_state=3,
+    )
+    rt, ch = np.asarray(out["rts"]).ravel(), np.asarray(out["choices"]).ravel()
+    u = np.linspace(1e-4, 15.0, 150_001)
+    for c in range(3):
+        logit = logit_fn(spec, w, jnp.asarray(np.tile(theta, (len(u), 1)), jnp.float32),
+                         jnp.asarray(u + 0.2, jnp.float32), jnp.full(len(u), float(c)), JNP_OPS())
+        dens = np.exp(np.asarray(logit, float) - 0.5 * np.log(2 * np.pi))
+        p = np.trapezoid(dens, u)
+        assert abs(p - np.mean(ch == c)) < 0.01, (c, p, np.mean(ch == c))
+        assert abs(np.trapezoid(dens * u, u) / p - np.mean(rt[ch == c] - 0.2)) < 0.03
+
+
+def test_race_features_are_finite_with_finite_gradients_for_every_race_like_model():
+    """Every model race_layout accepts (races and LCAs, 2-4 choices, with and without start
+    points, angle boundaries) gets finite logits and gradients over its whole box, including
+    the box's corners and rts just past t and far into the tail."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.config import available_models, model_spec
+
+    rng = np.random.default_rng(0)
+    names = []
+    for name in available_models():
+        try:
+            spec = model_spec(name).with_features("race")
+        except Exception:
+            continue
+        names.append(name)
+        w = {k: jnp.asarray(v) for k, v in init_weights(spec, (16,), (8,), seed=0).items()}
+        lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
+        theta = np.concatenate([rng.uniform(lo, hi, (40, spec.n_params)), rng.choice([0.0, 1.0], (24, spec.n_params))])
+        theta[40:] = lo + theta[40:] * (hi - lo)  # corners
+        t = theta[:, spec.params.index("t")]
+        rt = t + np.concatenate([rng.uniform(1e-3, 5.0, 40), np.tile([1e-4, 19.0], 12)])
+        ch = rng.integers(0, len(spec.choices), len(rt)).astype(float)
+
+        def total(th, spec=spec, w=w, rt=rt, ch=ch):
+            return jnp.sum(logit_fn(spec, w, th, jnp.asarray(rt, jnp.float32), jnp.asarray(ch, jnp.float32), JNP_OPS()))
+
+        val, grad = jax.value_and_grad(total)(jnp.asarray(theta, jnp.float32))
+        assert np.isfinite(float(val)), name
+        assert np.all(np.isfinite(np.asarray(grad))), name
+    assert {"race_no_bias_3", "race_4", "lca_3", "race_no_z_angle_2"} <= set(names)
+
+
 def _inside_support(spec, n, rng):
     """n (theta, rt, choice) over the box of a DDM-like model, with rt above t (params v, a, z, t, ...)."""
     theta = rng.uniform(spec.lower, spec.upper, size=(n, spec.n_params))
