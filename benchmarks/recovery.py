@@ -75,9 +75,15 @@ def main():
     rng = np.random.default_rng(123)
     lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
     truth, est = [], {k: {"mean": [], "sd": [], "hits": {lv: [] for lv in LEVELS}, "seconds": []} for k in kinds}
+    thetas = [sample_parameters(spec, 1, rng)[0] for _ in range(args.datasets)]  # the same draws, in order
+    if prev is not None:
+        same = prev["model"] == spec.name and np.allclose(np.asarray(prev["truth"]), np.asarray(thetas), rtol=0, atol=1e-9)
+        if not same or any(prev.get(k, v) != v for k, v in (("draws", args.draws), ("tune", args.tune))):
+            raise SystemExit(f"--lan-from {args.lan_from}: its datasets or sampler settings are not these "
+                             "(model, true parameters, draws, tune)")
     t_all = time.perf_counter()
     for d in range(args.datasets):
-        theta = sample_parameters(spec, 1, rng)[0]
+        theta = thetas[d]
         df = simulate_dataset(spec.name, args.trials, theta=dict(zip(spec.params, theta.tolist())), seed=1000 + d)
         truth.append(theta)
         for k in kinds:
@@ -92,8 +98,6 @@ def main():
         print(f"dataset {d + 1}/{args.datasets} done ({time.perf_counter() - t_all:.0f} s)", flush=True)
     truth = np.asarray(truth)
     if prev is not None:
-        if prev["model"] != spec.name or not np.allclose(np.asarray(prev["truth"]), truth, rtol=0, atol=1e-9):
-            raise SystemExit(f"--lan-from {args.lan_from}: its datasets are not these (other true parameters)")
         kinds.append("lan")
         est["lan"] = {"mean": prev["kinds"]["lan"]["mean"], "sd": prev["kinds"]["lan"]["sd"]}
     prior_sd = (hi - lo) / np.sqrt(12)
@@ -104,7 +108,8 @@ def main():
           f"{' --lan ' + args.lan if args.lan else ''}{' --lan-from ' + args.lan_from if args.lan_from else ''}"
           f" --datasets {args.datasets} --trials {args.trials}`."
           + (f" LAN results taken from `{args.lan_from}` (the same {args.datasets} datasets, checked)." if prev else ""), ""]
-    out = {"model": spec.name, "network": str(entry.path), "datasets": args.datasets, "trials": args.trials, "kinds": {}}
+    out = {"model": spec.name, "network": str(entry.path), "datasets": args.datasets, "trials": args.trials,
+           "draws": args.draws, "tune": args.tune, "lan": args.lan or (prev or {}).get("lan"), "kinds": {}}
     n = args.datasets
     for k in kinds:
         if k == "lan" and prev is not None:

@@ -54,7 +54,7 @@ def training_paragraph(meta: dict) -> str:
                 + (" mixed over the drift's Normal(v, sv)" if "sv" in spec["params"] else "")
                 + (" with the linear collapse added to the drift" if "theta" in spec["params"] else "") + ")"
                 if spec["ddm_scaling"]
-                else "race features (the chosen accumulator against the others sorted by drift, no one-hot "
+                else "race features (the chosen accumulator against the others as sorted lists, no one-hot "
                 "choice; a trainable head started at the race of independent Wald accumulators)"
                 if spec.get("race_features")
                 else "generic features (parameters scaled to [-1, 1], log u, 1/u, one-hot choice"

@@ -40,11 +40,11 @@ race (race-like models: one accumulator per choice, see :func:`hssm_nre.config.r
 accumulator i starts at a z_i and is absorbed at a with drift v_i and unit noise, so the
 choice names the accumulator that finished first. F = MLP([the chosen accumulator's v (and z),
 a, shared z, extra parameters, the other accumulators' v (and z) and Wald log-survivals
-sorted by drift, log u, c / u, log(D^2 / u), their summed log-survival]) + a linear head over
+as sorted lists, log u, c / u, log(D^2 / u), their summed log-survival]) + a linear head over
 [log D, log u, D^2 / u, v D, v^2 u, sum of the others' log S] (D = a (1 - z) for the chosen
 one) initialised at the race of independent Wiener accumulators: the chosen one's Wald
 density times the others' survivals. No one-hot choice: relabelling the accumulators
-relabels the likelihood exactly. ssm-simulators reflects accumulators at 0 (and the LCA
+relabels F exactly (not the normaliser, a function of theta). ssm-simulators reflects accumulators at 0 (and the LCA
 couples them), which the MLP learns as a correction.
 
 generic (every other model): F = MLP([theta scaled to [-1, 1], log u, c / u,
@@ -266,7 +266,9 @@ N_RACE_HEAD = 6
 #: log D - 1.5 log u - D^2 / 2u + v D - v^2 u / 2 (less log sqrt(2 pi), a constant)
 #: plus the other accumulators' Wald log-survivals.
 RACE_HEAD_INIT = (1.0, -1.5, -0.5, 1.0, -0.5, 1.0)
-D_MIN = 1e-3  # smallest distance to the boundary fed to the race features
+#: Smallest distance to the boundary fed to the race features. Every race box keeps a (1 - z) at 0.1 or
+#: more; below about 0.05 the float32 survival loses accuracy to cancellation when v u is large.
+D_MIN = 0.05
 
 
 def wald_log_survival(dist, v, u, ops: _Ops):
@@ -303,16 +305,22 @@ def _race_features(spec: ModelSpec, theta, u, onehot, ev_in, ops: _Ops):
     dist = xp.maximum(a[..., None] * (1.0 - z), D_MIN)  # start a z to the boundary a
     uc = xp.maximum(u, U_MIN)
     log_surv = wald_log_survival(dist, v, uc[..., None], ops)  # (..., n)
-    v_c, d_c = xp.sum(onehot * v, axis=-1), xp.sum(onehot * dist, axis=-1)
+    # (d_c floored too: a choice outside 0..n-1 has an all-zero one-hot)
+    v_c, d_c = xp.sum(onehot * v, axis=-1), xp.maximum(xp.sum(onehot * dist, axis=-1), D_MIN)
     others_log_surv = xp.sum((1.0 - onehot) * log_surv, axis=-1)
     lin_in = xp.stack(
         [xp.log(d_c), xp.log(uc), d_c * d_c / uc, v_c * d_c, v_c * v_c * uc, others_log_surv], axis=-1
     )
-    # The others in order of drift (the chosen one sorted last, then dropped): a function of
-    # the unordered set of other accumulators, so relabelling them changes nothing.
+    # The others as sorted lists (the chosen one pushed past the end, then dropped): functions of
+    # the unordered set of other accumulators that stay continuous when two of them swap places.
+    # Drifts and start points ascending, log-survivals descending; with one start point for all,
+    # a faster drift means a lower survival, so the three lists run in the same accumulator order.
     big = ops.cast(1e6, v.dtype)
-    order = xp.argsort(v + big * onehot, axis=-1)[..., : n - 1]
-    v_o = xp.take_along_axis(v, order, axis=-1)
+
+    def others_sorted(q, descending=False):
+        sign = -1.0 if descending else 1.0
+        return sign * xp.sort(sign * q + big * onehot, axis=-1)[..., : n - 1]
+
     cols = [scaled(v_c, "v0")[..., None]]
     if len(zs) > 1:
         cols.append(scaled(xp.sum(onehot * z, axis=-1), "z0")[..., None])
@@ -320,10 +328,10 @@ def _race_features(spec: ModelSpec, theta, u, onehot, ev_in, ops: _Ops):
     if len(zs) == 1:
         cols.append(scaled(theta[..., idx[zs[0]]], zs[0])[..., None])
     cols += [scaled(theta[..., idx[p]], p)[..., None] for p in extras]
-    cols.append(scaled(v_o, "v0"))
+    cols.append(scaled(others_sorted(v), "v0"))
     if len(zs) > 1:
-        cols.append(scaled(xp.take_along_axis(z, order, axis=-1), "z0"))
-    cols.append(xp.take_along_axis(log_surv, order, axis=-1) / 10.0)
+        cols.append(scaled(others_sorted(z), "z0"))
+    cols.append(others_sorted(log_surv, descending=True) / 10.0)
     d2u = d_c * d_c / uc
     cols.append(xp.stack([xp.log(uc) / 3.0, 0.01 / uc, xp.log(d2u) / 5.0, others_log_surv / 10.0], axis=-1))
     mlp_in = xp.concatenate(cols, axis=-1)

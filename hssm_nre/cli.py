@@ -120,7 +120,7 @@ def _features(spec) -> str:
              + (" with drift variability" if "sv" in spec.params else "")
              + (" with the linear collapse in the drift" if "theta" in spec.params else ""),
              "edge": "generic + leading-edge term",
-             "race": "race: chosen accumulator vs the others sorted by drift + independent-race Wald head",
+             "race": "race: chosen accumulator vs the others as sorted lists + independent-race Wald head",
              "generic": "generic"}[spec.features]
             + (f", shift-aware (u = rt - {'(t - ' + spec.edge_shift[0] + ')' if spec.edge_shift else 't'})"
                if spec.shift else ""))

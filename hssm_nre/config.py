@@ -57,8 +57,13 @@ BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv", "full_ddm"})
 #: Networks trained either way still serve their model (``ModelSpec.same_model``).
 EDGE_FEATURE_MODELS = frozenset({"full_ddm"})
 
-#: Models whose networks get the race features by default (``ModelSpec.race_features``).
-RACE_FEATURE_MODELS: frozenset[str] = frozenset()
+#: Models whose networks get the race features by default (``ModelSpec.race_features``): where
+#: recovery on the same datasets measured the gain (race_no_bias_3: a 2-core CPU network with
+#: them, 31,248 steps of batch 1,024, matched the LAN in ../shared/anchors where the GPU network
+#: with generic features, 46,524 steps of batch 4,096, was overconfident;
+#: ``benchmarks/results/recovery_race_no_bias_3*.md``). The other race and LCA models can take
+#: them (``--features race``); their gain is not measured.
+RACE_FEATURE_MODELS = frozenset({"race_no_bias_3"})
 
 #: Models whose non-decision time has an unbounded kernel (ddm_normal_st: ndt ~ Normal(t, st)),
 #: so rt has no hard lower edge at t: their networks see rt itself, not u = rt - t.
@@ -168,8 +173,8 @@ class ModelSpec:
     race_features
         For race-like models (:func:`race_layout`: one accumulator per choice, drifts
         ``v0``.., boundary ``a``, start point ``z`` / ``z0``.. / none): the network sees the
-        chosen accumulator and the others sorted by drift instead of one-hot choices, so
-        relabelling the accumulators relabels the likelihood exactly, and a trainable linear
+        chosen accumulator and the others as sorted lists instead of one-hot choices, so
+        relabelling the accumulators relabels the network's density exactly, and a trainable linear
         head starts at the race of independent Wiener accumulators (the chosen one's Wald
         density times the others' Wald survivals). ssm-simulators reflects accumulators at
         0 and the LCA couples them, so the head is a starting point the MLP corrects.

@@ -274,6 +274,11 @@ def test_race_features_start_at_the_independent_race_and_ignore_labels():
     np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
     assert np.std(before) > 0.1  # the weights do something
 
+    # continuous where two other accumulators' drifts cross, though their start points differ
+    th = np.array([[1.0 - 1e-5, 1.0, 0.4, 2.0, 0.2, 0.7, 0.5, 0.2], [1.0 + 1e-5, 1.0, 0.4, 2.0, 0.2, 0.7, 0.5, 0.2]])
+    across = np.asarray(logit_fn(spec, w, th, np.array([0.9, 0.9]), np.array([2.0, 2.0]), JNP_OPS()))
+    assert abs(across[1] - across[0]) < 1e-3, across
+
 
 def test_race_head_matches_ssm_simulators_race_when_no_accumulator_starts_near_zero():
     """The race head's convention is ssm-simulators': accumulator i starts at a z, is absorbed at
