@@ -106,24 +106,33 @@ _TOP_UP_ROUNDS = 10
 def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
     """One trial per row of ``theta`` (n, n_params), e.g. trial-wise regressions.
 
-    Same boundary correction as :func:`simulate_dataset`; returns rt and response.
+    Same boundary correction as :func:`simulate_dataset`; returns rt and response. Rows that
+    differ in a parameter ssm-simulators mishandles per row (``config.PER_CALL_PARAMS``, e.g.
+    levy's alpha) are simulated in separate calls, one per distinct value.
     """
     import pandas as pd
     import ssms
 
+    from .config import PER_CALL_PARAMS
     from .simulate import simulator_theta
 
     spec = model_spec(model)
     sim = simulator_theta(spec, np.asarray(theta, float))
-    out = ssms.Simulator(model).simulate(
-        {p: sim[:, i] for i, p in enumerate(spec.params)},
-        n_samples=1,
-        random_state=seed,
-        return_option="minimal",
-    )
-    return pd.DataFrame(
-        {"rt": np.asarray(out["rts"]).ravel(), "response": np.asarray(out["choices"]).ravel()}
-    )
+    simulator = ssms.Simulator(model)
+    idx = [spec.params.index(p) for p in PER_CALL_PARAMS.get(model, ())]
+    _, group = np.unique(sim[:, idx], axis=0, return_inverse=True) if idx else (None, np.zeros(len(sim), int))
+    rt, response = np.empty(len(sim)), np.empty(len(sim), int)
+    for g in np.unique(group):
+        rows = np.flatnonzero(group.ravel() == g)
+        out = simulator.simulate(
+            {p: sim[rows, i] for i, p in enumerate(spec.params)},
+            n_samples=1,
+            random_state=seed + int(g),
+            return_option="minimal",
+        )
+        rt[rows] = np.asarray(out["rts"]).ravel()
+        response[rows] = np.asarray(out["choices"]).ravel()
+    return pd.DataFrame({"rt": rt, "response": response})
 
 
 def contaminate(

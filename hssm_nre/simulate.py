@@ -24,6 +24,11 @@ recovers the continuous-time model (measured: WFPT MLE of a 1.200, z exact,
 from 200k corrected trials at a = 1.2; 1.220 uncorrected). The network then
 learns the continuous-time DDM, whose exact likelihood is WFPT.
 
+Per-call parameters: ssm-simulators' batched simulator mishandles a few parameters when they
+vary between the rows of one call (levy's alpha: ``config.PER_CALL_PARAMS``, found for every
+model by ``benchmarks/batch_consistency.py``). For those models each call simulates ``GROUP``
+rows that share one value of them, drawn uniformly like the rest.
+
 Reproducibility: chunk ``i`` is generated from ``SeedSequence(seed).spawn(...)[i]``,
 so the data depend on ``seed`` and ``n_simulations`` only, not on the number
 of worker processes.
@@ -40,11 +45,13 @@ from typing import Any
 
 import numpy as np
 
-from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec
+from .config import PER_CALL_PARAMS, SIM_DELTA_T, SIM_MAX_T, ModelSpec
 
 __all__ = ["sample_parameters", "recorded", "simulate_chunk", "simulate_training_data", "default_workers"]
 
 CHUNK = 100_000
+#: Rows per simulator call that share the values of a model's ``PER_CALL_PARAMS``.
+GROUP = 1_000
 
 
 def default_workers() -> int:
@@ -113,18 +120,31 @@ def simulate_chunk(
 
     rng = np.random.default_rng(seed_seq)
     theta = sample_parameters(spec, n, rng)
+    shared = PER_CALL_PARAMS.get(spec.name, ())
+    bounds = [(0, n)]
+    if shared:
+        # ssm-simulators ignores per-row values of these within one call: draw one value per
+        # group of GROUP rows (still uniform over the box) and simulate each group alone.
+        _no_constraints_on(spec, shared)
+        idx = [spec.params.index(p) for p in shared]
+        n_groups = -(-n // GROUP)
+        theta[:, idx] = np.repeat(sample_parameters(spec, n_groups, rng)[:, idx], GROUP, axis=0)[:n]
+        bounds = [(g * GROUP, min(n, (g + 1) * GROUP)) for g in range(n_groups)]
     sim_theta = simulator_theta(spec, theta)
     sim = ssms.Simulator(spec.name)
-    out = sim.simulate(
-        {p: sim_theta[:, i] for i, p in enumerate(spec.params)},
-        n_samples=1,
-        delta_t=SIM_DELTA_T,
-        max_t=SIM_MAX_T,
-        return_option="minimal",
-        random_state=int(rng.integers(0, 2**31 - 1)),
-    )
-    rt = np.asarray(out["rts"], dtype=np.float64).reshape(n)
-    choice = np.asarray(out["choices"]).reshape(n).astype(np.int32)
+    rts, choices = [], []
+    for lo, hi in bounds:
+        out = sim.simulate(
+            {p: sim_theta[lo:hi, i] for i, p in enumerate(spec.params)},
+            n_samples=1,
+            delta_t=SIM_DELTA_T,
+            max_t=SIM_MAX_T,
+            return_option="minimal",
+            random_state=int(rng.integers(0, 2**31 - 1)),
+        )
+        rts.append(np.asarray(out["rts"], dtype=np.float64).reshape(hi - lo))
+        choices.append(np.asarray(out["choices"]).reshape(hi - lo).astype(np.int32))
+    rt, choice = np.concatenate(rts), np.concatenate(choices)
     keep = recorded(spec, rt, choice, theta[:, spec.params.index("t")] if spec.shift else 0.0)
     return {
         "theta": theta[keep].astype(np.float32),
@@ -132,6 +152,19 @@ def simulate_chunk(
         "choice": choice[keep],
         "n_dropped": np.asarray(int((~keep).sum())),
     }
+
+
+def _no_constraints_on(spec: ModelSpec, params: tuple[str, ...]) -> None:
+    """Group-shared values are drawn apart from the rest of the vector, so no sampling
+    constraint (e.g. lba's b > A) may involve them."""
+    from ssms.config import model_config
+
+    constraints = (model_config[spec.name].get("parameter_transforms") or {}).get("sampling", [])
+    if constraints:
+        raise NotImplementedError(
+            f"{spec.name!r}: {params} must be shared per simulator call, and the model has sampling "
+            f"constraints {constraints} that drawing them apart could break."
+        )
 
 
 def _chunk_job(args: tuple[dict[str, Any], int, np.random.SeedSequence]):

@@ -68,3 +68,43 @@ def test_simulated_datasets_hold_recorded_trials_only():
     df = simulate_dataset("ornstein", 300, theta=theta, seed=1)
     assert len(df) == 300
     assert (df.rt - theta["t"] < 20.0 - 0.01).all()
+
+
+def test_parameters_simulated_per_call_are_shared_within_a_call(monkeypatch):
+    """ssm-simulators mishandles levy's alpha when it varies between the rows of one call
+    (config.PER_CALL_PARAMS). Training rows are then simulated in groups that share it, so a
+    row at alpha = 2 follows the same law as a dataset simulated at alpha = 2 alone (mixed into
+    one call with alpha = 1 rows, such rows come out about five times faster)."""
+    import hssm_nre.simulate as sim_mod
+    from hssm_nre.compare import simulate_dataset
+
+    spec = model_spec("levy")  # v, a, z, alpha, t
+
+    def alternating(spec, n, rng):
+        th = np.tile([0.5, 1.5, 0.5, 1.0, 0.2], (n, 1))
+        th[1::2, 3] = 2.0
+        return th
+
+    monkeypatch.setattr(sim_mod, "sample_parameters", alternating)
+    n = 4 * sim_mod.GROUP
+    out = sim_mod.simulate_chunk(spec, n, np.random.SeedSequence(0))
+    alpha = out["theta"][:, 3]
+    assert len(np.unique(alpha[: sim_mod.GROUP])) == 1  # one value per group
+    fast = alpha == 2.0
+    assert 0.3 < fast.mean() < 0.7
+    alone = simulate_dataset("levy", 4000, theta={"v": 0.5, "a": 1.5, "z": 0.5, "alpha": 2.0, "t": 0.2}, seed=1)
+    assert abs(out["rt"][fast].mean() - alone["rt"].mean()) < 0.15, (out["rt"][fast].mean(), alone["rt"].mean())
+
+
+def test_trial_wise_simulation_keeps_per_call_parameters_apart():
+    """simulate_trials (one trial per row, e.g. a regression on alpha) simulates each distinct
+    levy alpha in its own call, so alpha = 2 rows follow alpha = 2's law even among alpha = 1 rows."""
+    from hssm_nre.compare import simulate_dataset, simulate_trials
+
+    th = np.tile([0.5, 1.5, 0.5, 1.0, 0.2], (4000, 1))
+    th[1::2, 3] = 2.0
+    df = simulate_trials("levy", th, seed=3)
+    alone = simulate_dataset("levy", 4000, theta={"v": 0.5, "a": 1.5, "z": 0.5, "alpha": 2.0, "t": 0.2}, seed=1)
+    assert abs(df["rt"].to_numpy()[1::2].mean() - alone["rt"].mean()) < 0.15
+    ddm = simulate_trials("ddm", np.tile([0.5, 1.5, 0.5, 0.2], (50, 1)), seed=0)
+    assert len(ddm) == 50 and set(np.unique(ddm["response"])) <= {-1, 1}
