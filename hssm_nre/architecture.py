@@ -159,6 +159,11 @@ KERAS_OPS = _Lazy(_keras_ops)
 
 
 # ----------------------------------------------------------------------------- features
+def _to_unit_box(x, lo, hi):
+    """``x`` mapped from [lo, hi] to [-1, 1]: the networks' parameter inputs."""
+    return 2.0 * (x - lo) / (hi - lo) - 1.0
+
+
 def support_edge(spec: ModelSpec, theta):
     """Lowest possible rt for parameters ``theta`` (..., n_params): t, or t - scale * st."""
     edge = theta[..., spec.params.index("t")]
@@ -244,7 +249,7 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
 
     keep = [i for i, p in enumerate(spec.params) if not (spec.shift and p == "t")]
     th = xp.stack([theta[..., i] for i in keep], axis=-1)
-    th = 2.0 * (th - lower[np.asarray(keep)]) / (upper - lower)[np.asarray(keep)] - 1.0
+    th = _to_unit_box(th, lower[np.asarray(keep)], upper[np.asarray(keep)])
     uc = xp.maximum(u, U_MIN)
     x_in = xp.stack([xp.log(uc) / 3.0, 0.01 / uc], axis=-1)
     mlp_in = xp.concatenate([th, x_in, onehot], axis=-1)
@@ -291,8 +296,7 @@ def _race_features(spec: ModelSpec, theta, u, onehot, ev_in, ops: _Ops):
     box = spec.bounds
 
     def scaled(x, p):
-        lo, hi = box[p]
-        return 2.0 * (x - lo) / (hi - lo) - 1.0
+        return _to_unit_box(x, *box[p])
 
     v = xp.stack([theta[..., idx[f"v{i}"]] for i in range(n)], axis=-1)  # (..., n)
     a = theta[..., idx["a"]]
