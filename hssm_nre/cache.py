@@ -205,9 +205,15 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
                 f"{k}: network {getattr(spec, k)!r}, today {getattr(current, k)!r}"
                 for k in current.model_differences(spec)
             )
+            why = (
+                " Its training data were simulated with those parameters varying within one "
+                "simulator call, which ssm-simulators mishandles (hssm_nre.config.PER_CALL_PARAMS)."
+                if "per_call_params" in current.model_differences(spec)
+                else ""
+            )
             raise CacheMismatchError(
                 f"Network {path} was trained for {spec.name!r} under a different model spec than "
-                f"today's ssm-simulators config and hssm_nre give ({diff}). {fix}"
+                f"today's ssm-simulators config and hssm_nre give ({diff}).{why} {fix}"
             )
     return NetworkEntry(spec, settings, weights, evidence, meta, path)
 

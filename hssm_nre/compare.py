@@ -107,19 +107,18 @@ def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
     """One trial per row of ``theta`` (n, n_params), e.g. trial-wise regressions.
 
     Same boundary correction as :func:`simulate_dataset`; returns rt and response. Rows that
-    differ in a parameter ssm-simulators mishandles per row (``config.PER_CALL_PARAMS``, e.g.
+    differ in a parameter ssm-simulators mishandles per row (``ModelSpec.per_call_params``, e.g.
     levy's alpha) are simulated in separate calls, one per distinct value.
     """
     import pandas as pd
     import ssms
 
-    from .config import PER_CALL_PARAMS
     from .simulate import simulator_theta
 
     spec = model_spec(model)
     sim = simulator_theta(spec, np.asarray(theta, float))
     simulator = ssms.Simulator(model)
-    idx = [spec.params.index(p) for p in PER_CALL_PARAMS.get(model, ())]
+    idx = [spec.params.index(p) for p in spec.per_call_params]
     _, group = np.unique(sim[:, idx], axis=0, return_inverse=True) if idx else (None, np.zeros(len(sim), int))
     rt, response = np.empty(len(sim)), np.empty(len(sim), int)
     for g in np.unique(group):

@@ -194,6 +194,11 @@ class ModelSpec:
     boundary_correction
         True when training simulations shift the boundary to undo the bias of
         discrete-time (Euler, dt = 0.001) boundary monitoring.
+    per_call_params
+        Parameters that training simulations hold fixed within each simulator call
+        (``PER_CALL_PARAMS``: ssm-simulators mishandles per-row values of them). Part of the
+        model's identity, so a network trained on data simulated the faulty way (without
+        this field) no longer loads for that model.
     """
 
     name: str
@@ -207,6 +212,7 @@ class ModelSpec:
     edge_shift: tuple[str, float] | None = None
     edge_features: bool = False
     race_features: bool = False
+    per_call_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if sum((self.ddm_scaling, self.edge_features, self.race_features)) > 1:
@@ -299,6 +305,7 @@ class ModelSpec:
             ),
             edge_features=bool(d.get("edge_features", False)),
             race_features=bool(d.get("race_features", False)),
+            per_call_params=tuple(str(p) for p in d.get("per_call_params", ())),
         )
 
 
@@ -369,6 +376,7 @@ def model_spec(name: str) -> ModelSpec:
         edge_shift=_edge_shift_of(cfg, params),
         edge_features=name in EDGE_FEATURE_MODELS,
         race_features=name in RACE_FEATURE_MODELS,
+        per_call_params=PER_CALL_PARAMS.get(name, ()),
     )
 
 

@@ -25,7 +25,7 @@ from 200k corrected trials at a = 1.2; 1.220 uncorrected). The network then
 learns the continuous-time DDM, whose exact likelihood is WFPT.
 
 Per-call parameters: ssm-simulators' batched simulator mishandles a few parameters when they
-vary between the rows of one call (levy's alpha: ``config.PER_CALL_PARAMS``, found for every
+vary between the rows of one call (levy's alpha: ``ModelSpec.per_call_params``, found for every
 model by ``benchmarks/batch_consistency.py``). For those models each call simulates ``GROUP``
 rows that share one value of them, drawn uniformly like the rest.
 
@@ -45,12 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from .config import PER_CALL_PARAMS, SIM_DELTA_T, SIM_MAX_T, ModelSpec
+from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec
 
 __all__ = ["sample_parameters", "recorded", "simulate_chunk", "simulate_training_data", "default_workers"]
 
 CHUNK = 100_000
-#: Rows per simulator call that share the values of a model's ``PER_CALL_PARAMS``.
+#: Rows per simulator call that share the values of a model's ``per_call_params``.
 GROUP = 1_000
 
 
@@ -120,7 +120,7 @@ def simulate_chunk(
 
     rng = np.random.default_rng(seed_seq)
     theta = sample_parameters(spec, n, rng)
-    shared = PER_CALL_PARAMS.get(spec.name, ())
+    shared = spec.per_call_params
     bounds = [(0, n)]
     if shared:
         # ssm-simulators ignores per-row values of these within one call: draw one value per

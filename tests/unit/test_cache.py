@@ -148,3 +148,24 @@ def test_a_network_serves_its_model_whatever_its_feature_set(isolated_cache):
     (path / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(CacheMismatchError, match="today's ssm-simulators config"):
         cache.load_entry(path)
+
+
+def test_network_trained_on_faulty_per_call_data_is_refused(isolated_cache):
+    """levy networks trained before training data were grouped by alpha (their spec has no
+    per_call_params) learned a wrong model: find_network skips them with the reason, and
+    load_entry names it."""
+    import dataclasses
+
+    from hssm_nre.architecture import init_weights
+    from hssm_nre.config import TrainSettings, model_spec
+
+    today = model_spec("levy")
+    assert today.per_call_params == ("alpha",) and model_spec("ddm").per_call_params == ()
+    old = dataclasses.replace(today, per_call_params=())
+    assert not old.same_model(today)
+    settings = TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,))
+    path = cache.save_entry(old, settings, init_weights(old, (8,), (4,), seed=0), root=isolated_cache)
+    with pytest.raises(CacheMismatchError, match="per_call_params.*mishandles"):
+        cache.load_entry(path)
+    good = cache.save_entry(today, settings, init_weights(today, (8,), (4,), seed=1), root=isolated_cache)
+    assert cache.load_entry(good).spec.per_call_params == ("alpha",)

@@ -72,7 +72,7 @@ def test_simulated_datasets_hold_recorded_trials_only():
 
 def test_parameters_simulated_per_call_are_shared_within_a_call(monkeypatch):
     """ssm-simulators mishandles levy's alpha when it varies between the rows of one call
-    (config.PER_CALL_PARAMS). Training rows are then simulated in groups that share it, so a
+    (ModelSpec.per_call_params). Training rows are then simulated in groups that share it, so a
     row at alpha = 2 follows the same law as a dataset simulated at alpha = 2 alone (mixed into
     one call with alpha = 1 rows, such rows come out about five times faster)."""
     import hssm_nre.simulate as sim_mod
