@@ -64,6 +64,9 @@ def training_paragraph(meta: dict) -> str:
                 + ")")
     corr = (" Simulated with the discrete-monitoring boundary correction, so the network learns the "
             "continuous-time model." if spec.get("boundary_correction") else "")
+    if spec.get("per_call_params"):
+        corr += (f" Simulated in groups of 1,000 rows sharing {', '.join(spec['per_call_params'])}, which "
+                 "ssm-simulators' batched simulator mishandles when it varies within a call.")
     size = (PRETRAINED / meta["model"] / "weights.npz").stat().st_size / 1024
     n = meta.get("normaliser")
     norm = (f" Normaliser (`hssm-nre normalise`, which `hssm-nre train` now runs after training with the same "
