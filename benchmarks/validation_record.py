@@ -30,6 +30,7 @@ import numpy as np
 
 import _report
 from _report import verdict
+from hssm_nre.simulate import GROUP
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -65,7 +66,7 @@ def training_paragraph(meta: dict) -> str:
     corr = (" Simulated with the discrete-monitoring boundary correction, so the network learns the "
             "continuous-time model." if spec.get("boundary_correction") else "")
     if spec.get("per_call_params"):
-        corr += (f" Simulated in groups of 1,000 rows sharing {', '.join(spec['per_call_params'])}, which "
+        corr += (f" Simulated in groups of {GROUP:,} rows sharing {', '.join(spec['per_call_params'])}, which "
                  "ssm-simulators' batched simulator mishandles when it varies within a call.")
     size = (PRETRAINED / meta["model"] / "weights.npz").stat().st_size / 1024
     n = meta.get("normaliser")

@@ -200,15 +200,13 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
             current = model_spec(spec.name)
         except Exception:
             current = None
-        if current is not None and not current.same_model(spec):
-            diff = "; ".join(
-                f"{k}: network {getattr(spec, k)!r}, today {getattr(current, k)!r}"
-                for k in current.model_differences(spec)
-            )
+        differences = current.model_differences(spec) if current is not None else []
+        if differences:
+            diff = "; ".join(f"{k}: network {getattr(spec, k)!r}, today {getattr(current, k)!r}" for k in differences)
             why = (
                 " Its training data were simulated with those parameters varying within one "
                 "simulator call, which ssm-simulators mishandles (hssm_nre.config.PER_CALL_PARAMS)."
-                if "per_call_params" in current.model_differences(spec)
+                if "per_call_params" in differences
                 else ""
             )
             raise CacheMismatchError(

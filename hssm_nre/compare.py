@@ -111,27 +111,14 @@ def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
     levy's alpha) are simulated in separate calls, one per distinct value.
     """
     import pandas as pd
-    import ssms
 
-    from .simulate import simulator_theta
+    from .simulate import per_call_groups, simulate_rows, simulator_theta
 
     spec = model_spec(model)
     sim = simulator_theta(spec, np.asarray(theta, float))
-    simulator = ssms.Simulator(model)
-    idx = [spec.params.index(p) for p in spec.per_call_params]
-    _, group = np.unique(sim[:, idx], axis=0, return_inverse=True) if idx else (None, np.zeros(len(sim), int))
-    rt, response = np.empty(len(sim)), np.empty(len(sim), int)
-    for g in np.unique(group):
-        rows = np.flatnonzero(group.ravel() == g)
-        out = simulator.simulate(
-            {p: sim[rows, i] for i, p in enumerate(spec.params)},
-            n_samples=1,
-            random_state=seed + int(g),
-            return_option="minimal",
-        )
-        rt[rows] = np.asarray(out["rts"]).ravel()
-        response[rows] = np.asarray(out["choices"]).ravel()
-    return pd.DataFrame({"rt": rt, "response": response})
+    calls = per_call_groups(spec, sim)
+    rt, response = simulate_rows(spec, sim, calls, (seed + g for g in range(len(calls))))
+    return pd.DataFrame({"rt": rt, "response": response.astype(int)})
 
 
 def contaminate(

@@ -67,14 +67,11 @@ def sample_parameters(spec: ModelSpec, n: int, rng: np.random.Generator) -> np.n
 
     Returns an array of shape ``(n, n_params)`` in ``spec.params`` order.
     """
-    from ssms.config import model_config
     from ssms.dataset_generators.parameter_samplers.uniform_sampler import (
         UniformParameterSampler,
     )
 
-    cfg = model_config[spec.name]
-    constraints = (cfg.get("parameter_transforms") or {}).get("sampling", [])
-    sampler = UniformParameterSampler(spec.bounds, constraints=list(constraints))
+    sampler = UniformParameterSampler(spec.bounds, constraints=list(_sampling_constraints(spec)))
     draws = sampler.sample(n_samples=n, rng=rng)
     return np.stack([np.asarray(draws[p], dtype=np.float64) for p in spec.params], axis=1)
 
@@ -116,12 +113,10 @@ def simulate_chunk(
     spec: ModelSpec, n: int, seed_seq: np.random.SeedSequence
 ) -> dict[str, np.ndarray]:
     """Simulate ``n`` single trials, one per fresh parameter draw."""
-    import ssms
-
     rng = np.random.default_rng(seed_seq)
     theta = sample_parameters(spec, n, rng)
     shared = spec.per_call_params
-    bounds = [(0, n)]
+    calls = [slice(0, n)]
     if shared:
         # ssm-simulators ignores per-row values of these within one call: draw one value per
         # group of GROUP rows (still uniform over the box) and simulate each group alone.
@@ -129,22 +124,11 @@ def simulate_chunk(
         idx = [spec.params.index(p) for p in shared]
         n_groups = -(-n // GROUP)
         theta[:, idx] = np.repeat(sample_parameters(spec, n_groups, rng)[:, idx], GROUP, axis=0)[:n]
-        bounds = [(g * GROUP, min(n, (g + 1) * GROUP)) for g in range(n_groups)]
-    sim_theta = simulator_theta(spec, theta)
-    sim = ssms.Simulator(spec.name)
-    rts, choices = [], []
-    for lo, hi in bounds:
-        out = sim.simulate(
-            {p: sim_theta[lo:hi, i] for i, p in enumerate(spec.params)},
-            n_samples=1,
-            delta_t=SIM_DELTA_T,
-            max_t=SIM_MAX_T,
-            return_option="minimal",
-            random_state=int(rng.integers(0, 2**31 - 1)),
-        )
-        rts.append(np.asarray(out["rts"], dtype=np.float64).reshape(hi - lo))
-        choices.append(np.asarray(out["choices"]).reshape(hi - lo).astype(np.int32))
-    rt, choice = np.concatenate(rts), np.concatenate(choices)
+        calls = [slice(g * GROUP, min(n, (g + 1) * GROUP)) for g in range(n_groups)]
+    states = (int(rng.integers(0, 2**31 - 1)) for _ in calls)  # drawn call by call, in order
+    rt, choice = simulate_rows(
+        spec, simulator_theta(spec, theta), calls, states, delta_t=SIM_DELTA_T, max_t=SIM_MAX_T
+    )
     keep = recorded(spec, rt, choice, theta[:, spec.params.index("t")] if spec.shift else 0.0)
     return {
         "theta": theta[keep].astype(np.float32),
@@ -154,12 +138,51 @@ def simulate_chunk(
     }
 
 
+def simulate_rows(spec: ModelSpec, sim_theta: np.ndarray, calls, random_states, **kwargs):
+    """One trial per row of ``sim_theta`` (simulator parameters, :func:`simulator_theta`):
+    one ssm-simulators call per entry of ``calls`` (slices or index arrays that cover every
+    row), seeded by ``random_states`` in the same order; ``kwargs`` go to ``simulate``.
+    Returns ``(rt float64, choice int32)`` in row order."""
+    import ssms
+
+    sim = ssms.Simulator(spec.name)
+    rt, choice = np.empty(len(sim_theta)), np.empty(len(sim_theta), np.int32)
+    for rows, state in zip(calls, random_states):
+        out = sim.simulate(
+            {p: sim_theta[rows, i] for i, p in enumerate(spec.params)},
+            n_samples=1,
+            return_option="minimal",
+            random_state=state,
+            **kwargs,
+        )
+        rt[rows] = np.asarray(out["rts"], dtype=np.float64).ravel()
+        choice[rows] = np.asarray(out["choices"]).ravel()
+    return rt, choice
+
+
+def per_call_groups(spec: ModelSpec, theta: np.ndarray) -> list[np.ndarray]:
+    """Row indices of ``theta`` grouped so that each group shares its values of
+    ``spec.per_call_params`` (one group of all rows when the model has none), in the
+    order of those values."""
+    idx = [spec.params.index(p) for p in spec.per_call_params]
+    if not idx:
+        return [np.arange(len(theta))]
+    _, group = np.unique(theta[:, idx], axis=0, return_inverse=True)
+    group = group.ravel()
+    return [np.flatnonzero(group == g) for g in np.unique(group)]
+
+
+def _sampling_constraints(spec: ModelSpec) -> list:
+    """The ssm-simulators sampling constraints of the model (e.g. lba's b > A)."""
+    from ssms.config import model_config
+
+    return (model_config[spec.name].get("parameter_transforms") or {}).get("sampling", [])
+
+
 def _no_constraints_on(spec: ModelSpec, params: tuple[str, ...]) -> None:
     """Group-shared values are drawn apart from the rest of the vector, so no sampling
     constraint (e.g. lba's b > A) may involve them."""
-    from ssms.config import model_config
-
-    constraints = (model_config[spec.name].get("parameter_transforms") or {}).get("sampling", [])
+    constraints = _sampling_constraints(spec)
     if constraints:
         raise NotImplementedError(
             f"{spec.name!r}: {params} must be shared per simulator call, and the model has sampling "
