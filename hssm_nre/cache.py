@@ -202,7 +202,9 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
             current = None
         differences = current.model_differences(spec) if current is not None else []
         if differences:
-            diff = "; ".join(f"{k}: network {getattr(spec, k)!r}, today {getattr(current, k)!r}" for k in differences)
+            diff = "; ".join(
+                f"{k}: network {getattr(spec, k)!r}, today {getattr(current, k)!r}" for k in differences
+            )
             why = (
                 " Its training data were simulated with those parameters varying within one "
                 "simulator call, which ssm-simulators mishandles (hssm_nre.config.PER_CALL_PARAMS)."
