@@ -62,6 +62,8 @@ def training_paragraph(meta: dict) -> str:
                 + ((f"; u = rt - (t - {spec['edge_shift'][0]})" if spec.get("edge_shift") else "; u = rt - t")
                    if spec["shift"] else "")
                 + ("; plus the leading-edge term D^2 / u in a trainable head" if spec.get("edge_features") else "")
+                + ("; plus a trainable head started at Durbin's first-order first-passage density for the "
+                   "collapsing boundary" if spec.get("bound_features") else "")
                 + ")")
     corr = (" Simulated with the discrete-monitoring boundary correction, so the network learns the "
             "continuous-time model." if spec.get("boundary_correction") else "")
@@ -88,8 +90,15 @@ def training_paragraph(meta: dict) -> str:
 
 def box_line(meta: dict) -> str:
     spec = meta["spec"]
-    return "Training box (= HSSM bounds): " + ", ".join(
-        f"{p} [{lo:g}, {hi:g}]" for p, lo, hi in zip(spec["params"], spec["lower"], spec["upper"])) + "."
+    pad = meta["settings"].get("extra", {}).get("pad")
+    box = lambda s: ", ".join(f"{p} [{lo:g}, {hi:g}]" for p, lo, hi in zip(s.params, s.lower, s.upper))  # noqa: E731
+    from hssm_nre.config import ModelSpec, padded_box
+
+    s = ModelSpec.from_dict(spec)
+    if pad:
+        return (f"HSSM bounds: {box(s)}. Training parameters were drawn from the box widened by {pad:g} of each "
+                f"range (`--pad {pad:g}`): {box(padded_box(s, pad))}.")
+    return f"Training box (= HSSM bounds): {box(s)}."
 
 
 def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:

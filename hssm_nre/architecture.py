@@ -47,6 +47,14 @@ density times the others' survivals. No one-hot choice: relabelling the accumula
 relabels F exactly (not the normaliser, a function of theta). ssm-simulators reflects accumulators at 0 (and the LCA
 couples them), which the MLP learns as a correction.
 
+bound (collapsing boundaries, ``ModelSpec.bound_features``: weibull_cdf and angle): the generic
+features plus a linear head over [log M, log u, D^2 / u, v' D, v'^2 u] initialised at Durbin's
+first-order first-passage density of the boundary the choice names,
+(D(u) / u - b'(u)) / sqrt(2 pi u) exp(-(D(u) - v' u)^2 / 2u), with b(u) the boundary's height at
+time u, D(u) its distance from the start point (mirrored for the lower one, v' = +-v) and
+M = D(u) - u b'(u), softly floored at 0. Exact for linear collapse, the leading term for smooth
+collapse; the MLP also sees log(M^2 / u), b(u) / a and the scaled standardised distance.
+
 generic (every other model): F = MLP([theta scaled to [-1, 1], log u, c / u,
 one-hot choice]) + a linear head over the same features; u = rt - t when the
 model has a non-decision time ``t`` and rt otherwise.
@@ -68,7 +76,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ModelSpec, race_layout, shifted_edge
+from .config import ModelSpec, collapsing_boundary, race_layout, shifted_edge
 
 __all__ = [
     "FLOOR",
@@ -191,6 +199,8 @@ def n_features(spec: ModelSpec) -> tuple[int, int, int]:
     n = n_theta + 2 + n_c
     if spec.edge_features:
         return n + 1, 3, 1 + n_c
+    if spec.bound_features:
+        return n + 3, N_BOUND_HEAD, 1 + n_c
     return n, n, 1 + n_c
 
 
@@ -262,7 +272,59 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
         lin_in = xp.stack([d2u, xp.log(uc), xp.log(dist)], axis=-1)
         mlp_in = xp.concatenate([mlp_in, (xp.log(d2u) / 5.0)[..., None]], axis=-1)
         return mlp_in, lin_in, ev_in, ops.cast(0.0, dtype) * u, u
+    if spec.bound_features:
+        lin_in, extra = _bound_features(spec, theta, uc, onehot, ops)
+        return xp.concatenate([mlp_in, extra], axis=-1), lin_in, ev_in, ops.cast(0.0, dtype) * u, u
     return mlp_in, mlp_in, ev_in, ops.cast(0.0, dtype) * u, u
+
+
+#: Width of the collapsing-bound head: [log M, log u, D^2 / u, v' D, v'^2 u].
+N_BOUND_HEAD = 5
+#: Its starting value: Durbin's first-order density, log M - 1.5 log u - (D - v' u)^2 / 2u
+#: (less log sqrt(2 pi)), with M = D(u) - u b'(u).
+BOUND_HEAD_INIT = (1.0, -1.5, -0.5, 1.0, -0.5)
+#: Softness (in units of the boundary) of the floor that keeps M positive where the boundary
+#: has collapsed past the start point.
+M_SOFT = 0.02
+
+
+def _bound_features(spec: ModelSpec, theta, u, onehot, ops: _Ops):
+    """The collapsing-bound features (``ModelSpec.bound_features``) for u > 0: the linear head's
+    input and the MLP's extra inputs.
+
+    Boundaries at +-b(u), start y0 = -a + 2 a z (ssm-simulators' ``ddm_flexbound``). Crossing the
+    boundary the choice names is, after mirroring the lower one, a crossing of b(u) from distance
+    D(u) = b(u) -+ y0 with drift v' = +-v. Durbin's first-order approximation of its density,
+    (D(u) / u - b'(u)) phi(D(u) - v' u; u), is exact for linear boundaries (angle: the Wald
+    density) and the leading term near u = 0 for smooth ones.
+    """
+    xp = ops
+    p = spec.params
+    v, a, z = theta[..., p.index("v")], theta[..., p.index("a")], theta[..., p.index("z")]
+    boundary = collapsing_boundary(spec.name)
+    if boundary == "weibull_cdf":
+        alpha, beta = theta[..., p.index("alpha")], theta[..., p.index("beta")]
+        power = xp.exp(alpha * xp.log(u / beta))  # (u / beta)^alpha
+        b = a * xp.exp(-power)
+        minus_u_db = b * alpha * power  # -u b'(u)
+    elif boundary == "angle":
+        slope = xp.tan(theta[..., p.index("theta")])
+        b = a - u * slope
+        minus_u_db = u * slope
+    else:  # ModelSpec refuses bound_features for any other boundary
+        raise ValueError(f"{spec.name!r}: no collapsing-boundary features for boundary {boundary!r}.")
+    upper = onehot[..., -1]
+    c = 2.0 * upper - 1.0
+    y0 = a * (2.0 * z - 1.0)
+    dist = b - c * y0  # signed: negative once the boundary has collapsed past the start point
+    m = dist + minus_u_db
+    m = M_SOFT * a * xp.logaddexp(0.0, m / (M_SOFT * a))  # softly floored at 0
+    vp = c * v
+    lin_in = xp.stack([xp.log(m), xp.log(u), dist * dist / u, vp * dist, vp * vp * u], axis=-1)
+    extra = xp.stack(
+        [xp.log(m * m / u) / 5.0, b / a, xp.tanh((dist - vp * u) / (3.0 * xp.sqrt(u)))], axis=-1
+    )
+    return lin_in, extra
 
 
 #: Width of the race features' linear head: [log D, log u, D^2 / u, v D, v^2 u, sum log S].
@@ -385,6 +447,8 @@ def init_weights(spec: ModelSpec, widths, evidence_widths, seed: int) -> dict[st
                 w[:, 0] = [-0.5, -1.5, 1.0]
             elif spec.race_features:
                 w[:, 0] = RACE_HEAD_INIT
+            elif spec.bound_features:
+                w[:, 0] = BOUND_HEAD_INIT
             out[name] = w
         else:
             out[name] = glorot(shape, rng)

@@ -26,7 +26,8 @@ def _settings_from(args):
             else d.evidence_widths
         ),
         seed=d.seed if args.seed is None else args.seed,
-        extra={} if args.stop_after_steps is None else {"stop_after_steps": args.stop_after_steps},
+        extra=({} if args.stop_after_steps is None else {"stop_after_steps": args.stop_after_steps})
+        | ({} if not getattr(args, "pad", None) else {"pad": args.pad}),
     )
 
 
@@ -120,6 +121,7 @@ def _features(spec) -> str:
              + (" with drift variability" if "sv" in spec.params else "")
              + (" with the linear collapse in the drift" if "theta" in spec.params else ""),
              "edge": "generic + leading-edge term",
+             "bound": "generic + Durbin head for the collapsing boundary",
              "race": "race: chosen accumulator vs the others as sorted lists + independent-race Wald head",
              "generic": "generic"}[spec.features]
             + (f", shift-aware (u = rt - {'(t - ' + spec.edge_shift[0] + ')' if spec.edge_shift else 't'})"
@@ -195,7 +197,13 @@ def cmd_compare(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import DDM_SCALING_MODELS, EDGE_FEATURE_MODELS, FEATURE_SETS, RACE_FEATURE_MODELS
+    from .config import (
+        BOUND_FEATURE_MODELS,
+        DDM_SCALING_MODELS,
+        EDGE_FEATURE_MODELS,
+        FEATURE_SETS,
+        RACE_FEATURE_MODELS,
+    )
 
     p = argparse.ArgumentParser(prog="hssm-nre", description="Neural ratio estimation likelihoods for HSSM.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -211,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--widths", help="hidden widths, e.g. 128,128,128")
     t.add_argument("--evidence-widths", help="hidden widths of the x-only head, e.g. 64,64")
     t.add_argument("--seed", type=int)
+    t.add_argument(
+        "--pad",
+        type=float,
+        metavar="FRACTION",
+        help="draw training parameters from the box widened by FRACTION of each range on both sides "
+        "(faces at 0 stay, positive lower bounds at most halve, ranges inside [0, 1] stay below 1), "
+        "so the network has support at HSSM's bounds; HSSM's bounds are unchanged",
+    )
     t.add_argument(
         "--stop-after-steps",
         type=int,
@@ -228,10 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(FEATURE_SETS),
         help="the network's feature set: 'scaling' (the DDM's scaling law, mirror symmetry and exact "
         "Wald head; the DDM, ddm_sdv and angle), 'edge' (generic + the leading-edge term; two-choice models "
-        "with a and z), 'race' (race and LCA models: the chosen accumulator against the others, no one-hot "
-        "choice, a head started at the race of independent Wald accumulators) or 'generic' (default: the "
+        "with a and z), 'bound' (generic + a head started at Durbin's first-passage density for the "
+        "collapsing boundary; weibull and angle boundaries), 'race' (race and LCA models: the chosen "
+        "accumulator against the others, no one-hot choice, a head started at the race of independent "
+        "Wald accumulators) or 'generic' (default: the "
         "model's; scaling for " + ", ".join(sorted(DDM_SCALING_MODELS)) + ", edge for "
         + ", ".join(sorted(EDGE_FEATURE_MODELS))
+        + ", bound for " + ", ".join(sorted(BOUND_FEATURE_MODELS))
         + (", race for " + ", ".join(sorted(RACE_FEATURE_MODELS)) if RACE_FEATURE_MODELS else "") + ")",
     )
     t.add_argument(

@@ -40,7 +40,21 @@ DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv", "angle"})
 
 #: The feature sets a network can be trained with (``hssm-nre train --features``);
 #: see :attr:`ModelSpec.features`.
-FEATURE_SETS = ("scaling", "edge", "race", "generic")
+FEATURE_SETS = ("scaling", "edge", "bound", "race", "generic")
+
+#: Collapsing boundaries whose shape the ``bound`` features know (``ModelSpec.bound_features``):
+#: ssm-simulators' ``boundary_name`` -> (its parameters, how it combines with ``a``). The
+#: boundaries sit at +-b(u): weibull_cdf b = a exp(-(u / beta)^alpha) (multiplicative), angle
+#: b = a - u tan(theta) (additive), as ssm-simulators' ``ddm_flexbound`` simulates them.
+BOUNDARY_FUNCTIONS: dict[str, tuple[str, ...]] = {"weibull_cdf": ("alpha", "beta"), "angle": ("theta",)}
+
+#: Models whose networks get the collapsing-bound features by default: where recovery on the
+#: same datasets measured the gain (weibull: a 2-core CPU network with them and its normaliser,
+#: 31,248 steps of batch 1,024, missed 1 of 15 coverage checks where the GPU network with generic
+#: features missed 15 and a CPU one with edge features and its normaliser 12:
+#: ``benchmarks/results/recovery_weibull*.md``). The other models with a boundary in
+#: ``BOUNDARY_FUNCTIONS`` can take them (``--features bound``); their gain is not measured.
+BOUND_FEATURE_MODELS = frozenset({"weibull"})
 
 #: Models simulated with the discrete-monitoring boundary correction (see
 #: :func:`hssm_nre.simulate.simulator_theta`): constant boundaries at +-a and a
@@ -106,7 +120,19 @@ def shifted_edge(t, spread, scale: float):
     return t - scale * spread
 
 
-_FEATURE_FIELDS = frozenset({"ddm_scaling", "edge_features", "race_features"})
+_FEATURE_FIELDS = frozenset({"ddm_scaling", "edge_features", "race_features", "bound_features"})
+
+
+def collapsing_boundary(name: str) -> str | None:
+    """The ssm-simulators boundary of model ``name`` when it is one of ``BOUNDARY_FUNCTIONS``
+    (and its parameters are the model's), else None."""
+    cfg = _ssms_config().get(name)
+    if cfg is None:
+        return None
+    b = cfg.get("boundary_name")
+    if b in BOUNDARY_FUNCTIONS and set(BOUNDARY_FUNCTIONS[b]) <= set(cfg["params"]):
+        return b
+    return None
 
 
 def race_layout(
@@ -194,6 +220,12 @@ class ModelSpec:
     boundary_correction
         True when training simulations shift the boundary to undo the bias of
         discrete-time (Euler, dt = 0.001) boundary monitoring.
+    bound_features
+        Like ``edge_features`` for models whose boundaries collapse (``BOUNDARY_FUNCTIONS``:
+        weibull_cdf, angle): the head starts at Durbin's first-order first-passage density for
+        the named boundary b(u), (D(u) / u - b'(u)) phi_u(D(u) - v u), with D(u) the distance
+        from the start point to it at time u; exact for linear boundaries. Two-choice models
+        with ``v``, ``a``, ``z`` and ``t``. A property of the network, not the model.
     per_call_params
         Parameters that training simulations hold fixed within each simulator call
         (``PER_CALL_PARAMS``: ssm-simulators mishandles per-row values of them). Part of the
@@ -213,10 +245,14 @@ class ModelSpec:
     edge_features: bool = False
     race_features: bool = False
     per_call_params: tuple[str, ...] = ()
+    bound_features: bool = False
 
     def __post_init__(self) -> None:
-        if sum((self.ddm_scaling, self.edge_features, self.race_features)) > 1:
-            raise ValueError(f"{self.name!r}: at most one feature set (ddm_scaling, edge_features, race_features).")
+        if sum((self.ddm_scaling, self.edge_features, self.race_features, self.bound_features)) > 1:
+            raise ValueError(
+                f"{self.name!r}: at most one feature set (ddm_scaling, edge_features, race_features, "
+                "bound_features)."
+            )
         if self.race_features and not (
             self.shift
             and self.edge_shift is None
@@ -233,6 +269,18 @@ class ModelSpec:
                 f"edge_features needs a generic two-choice model with 'a' and 'z' (choices (-1, 1)); "
                 f"{self.name!r} has params {self.params}, choices {self.choices}."
             )
+        if self.bound_features and not (
+            two_choice_az
+            and {"v", "t"} <= set(self.params)
+            and self.shift
+            and self.edge_shift is None
+            and collapsing_boundary(self.name) is not None
+        ):
+            raise ValueError(
+                "bound_features needs a two-choice model with 'v', 'a', 'z', 't' and a collapsing "
+                f"boundary of ssm-simulators' {sorted(BOUNDARY_FUNCTIONS)}; {self.name!r} has params "
+                f"{self.params}, boundary {_ssms_config().get(self.name, {}).get('boundary_name')!r}."
+            )
         if self.ddm_scaling and not (
             self.name in DDM_SCALING_CAPABLE
             and tuple(self.choices) == (-1, 1)
@@ -247,9 +295,11 @@ class ModelSpec:
 
     @property
     def features(self) -> str:
-        """The network's feature set: "scaling", "edge", "race" or "generic" (``FEATURE_SETS``)."""
+        """The network's feature set: one of ``FEATURE_SETS``."""
         if self.ddm_scaling:
             return "scaling"
+        if self.bound_features:
+            return "bound"
         return "edge" if self.edge_features else "race" if self.race_features else "generic"
 
     def with_features(self, features: str) -> ModelSpec:
@@ -263,6 +313,7 @@ class ModelSpec:
             ddm_scaling=features == "scaling",
             edge_features=features == "edge",
             race_features=features == "race",
+            bound_features=features == "bound",
         )
 
     def same_model(self, other: ModelSpec) -> bool:
@@ -273,7 +324,7 @@ class ModelSpec:
 
     def model_differences(self, other: ModelSpec) -> list[str]:
         """Names of the model-defining fields that differ from ``other`` (every field but
-        the network's feature choice: ``ddm_scaling``, ``edge_features``, ``race_features``)."""
+        the network's feature choice: ``_FEATURE_FIELDS``)."""
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         return [k for k in mine if k not in _FEATURE_FIELDS and mine[k] != theirs[k]]
 
@@ -306,6 +357,7 @@ class ModelSpec:
             edge_features=bool(d.get("edge_features", False)),
             race_features=bool(d.get("race_features", False)),
             per_call_params=tuple(str(p) for p in d.get("per_call_params", ())),
+            bound_features=bool(d.get("bound_features", False)),
         )
 
 
@@ -376,6 +428,7 @@ def model_spec(name: str) -> ModelSpec:
         edge_shift=_edge_shift_of(cfg, params),
         edge_features=name in EDGE_FEATURE_MODELS,
         race_features=name in RACE_FEATURE_MODELS,
+        bound_features=name in BOUND_FEATURE_MODELS,
         per_call_params=PER_CALL_PARAMS.get(name, ()),
     )
 
@@ -390,6 +443,23 @@ def _edge_shift_of(cfg: dict[str, Any], params: tuple[str, ...]) -> tuple[str, f
             f"one of its parameters {params}."
         )
     return (str(es["param"]), float(es.get("scale", 1.0)))
+
+
+def padded_box(spec: ModelSpec, pad: float) -> ModelSpec:
+    """``spec`` with its box widened by ``pad`` times each parameter's range on both sides, for
+    drawing training parameters (HSSM's bounds stay ``spec``'s). A face at 0 stays (signs:
+    a > 0, t >= 0, variabilities, rates), a positive lower bound widens at most to half of
+    itself, and relative start points (``z``, ``z0``, ...) stay below 1."""
+    if not pad:
+        return spec
+    lower, upper = [], []
+    for p, lo, hi in zip(spec.params, spec.lower, spec.upper):
+        w = pad * (hi - lo)
+        new_lo = lo - w if lo < 0 else (lo if lo == 0 else max(lo - w, lo / 2))
+        new_hi = min(hi + w, (1 + hi) / 2) if p.startswith("z") and hi < 1 else hi + w
+        lower.append(new_lo)
+        upper.append(new_hi)
+    return dataclasses.replace(spec, lower=tuple(lower), upper=tuple(upper))
 
 
 @dataclass(frozen=True)
@@ -411,7 +481,9 @@ class TrainSettings:
     seed: int = 0
     #: Rarely used options, part of the key like every field. ``stop_after_steps``:
     #: stop after that many steps of the planned cosine schedule (set by ``train``
-    #: when a time limit cut training short, so the entry says what it holds).
+    #: when a time limit cut training short, so the entry says what it holds). ``pad``:
+    #: draw training parameters from the box widened by this fraction of each range on both
+    #: sides (:func:`padded_box`), so the network has support at HSSM's bounds, not only inside.
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -435,6 +507,9 @@ class TrainSettings:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
         if not self.widths or any(w <= 0 for w in self.widths):
             raise ValueError(f"widths must be positive integers, got {self.widths}.")
+        pad = self.extra.get("pad")
+        if pad is not None and not (isinstance(pad, (int, float)) and 0.0 < pad <= 0.5):
+            raise ValueError(f"pad must be a fraction of each parameter's range in (0, 0.5], got {pad!r}.")
         stop = self.extra.get("stop_after_steps")
         if stop is not None and (not isinstance(stop, int) or stop <= 0):
             raise ValueError(f"stop_after_steps must be a positive integer, got {stop!r}.")

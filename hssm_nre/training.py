@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .cache import NetworkEntry, load_entry, save_entry
-from .config import ModelSpec, TrainSettings, model_spec
+from .config import ModelSpec, TrainSettings, model_spec, padded_box
 from .evidence import fit_evidence
 from .network import steps_per_second_estimate, train_network
 from .normalisation import NormaliserSettings, fit_normaliser
@@ -55,6 +55,8 @@ def reproduce_command(
         parts.append("--widths " + ",".join(map(str, settings.widths)))
     if settings.evidence_widths != d.evidence_widths:
         parts.append("--evidence-widths " + ",".join(map(str, settings.evidence_widths)))
+    if "pad" in settings.extra:
+        parts.append(f"--pad {settings.extra['pad']}")
     if "stop_after_steps" in settings.extra:
         parts.append(f"--stop-after-steps {settings.extra['stop_after_steps']}")
     if not normaliser:
@@ -99,7 +101,9 @@ def train(
         )
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
-    data = simulate_training_data(spec, settings.n_simulations, seed=settings.seed, progress=progress)
+    data = simulate_training_data(
+        padded_box(spec, settings.extra.get("pad", 0.0)), settings.n_simulations, seed=settings.seed, progress=progress
+    )
     sim_seconds = time.perf_counter() - t0
     result = train_network(spec, settings, data, progress=progress, deadline=deadline)
     if result["stopped_early"] and "stop_after_steps" not in settings.extra:

@@ -48,6 +48,10 @@ def test_a_time_limited_network_records_and_reproduces_its_steps():
     cmd = reproduce_command("ddm", s)
     assert cmd.endswith("--stop-after-steps 90")
     assert cli._settings_from(cli.build_parser().parse_args(cmd.split()[1:])) == s
+    padded = TrainSettings(n_simulations=40_000, steps=150, extra={"pad": 0.1, "stop_after_steps": 90})
+    cmd = reproduce_command("lca_3", padded)
+    assert "--pad 0.1" in cmd
+    assert cli._settings_from(cli.build_parser().parse_args(cmd.split()[1:])) == padded
 
 
 def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_cannot_apply(capsys):
@@ -55,10 +59,10 @@ def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_c
     from hssm_nre.training import reproduce_command
 
     s = TrainSettings()
-    for name, default in (("ddm", "scaling"), ("ddm_sdv", "scaling"), ("full_ddm", "edge"), ("angle", "scaling"), ("weibull", "generic")):
+    for name, default in (("ddm", "scaling"), ("ddm_sdv", "scaling"), ("full_ddm", "edge"), ("angle", "scaling"), ("weibull", "bound")):
         assert model_spec(name).features == default
         assert reproduce_command(name, s, default) == f"hssm-nre train {name}"
-        for other in {"scaling", "edge", "generic"} - {default}:
+        for other in {"scaling", "edge", "bound", "generic"} - {default}:
             cmd = reproduce_command(name, s, other)
             assert cmd.endswith(f"--features {other}")
             assert cli.build_parser().parse_args(cmd.split()[1:]).features == other

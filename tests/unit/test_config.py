@@ -1,6 +1,6 @@
 import pytest
 
-from hssm_nre.config import ModelSpec, TrainSettings, available_models, model_spec
+from hssm_nre.config import ModelSpec, TrainSettings, available_models, model_spec, padded_box
 from hssm_nre.errors import UnknownModelError, UnsupportedModelError
 
 
@@ -43,6 +43,8 @@ def test_deadline_models_are_refused_with_a_fix():
         ({"widths": ()}, "widths"),
         ({"extra": {"stop_after_steps": 0}}, "stop_after_steps"),
         ({"extra": {"stop_after_steps": 2.5}}, "stop_after_steps"),
+        ({"extra": {"pad": 0.0}}, "pad must be"),
+        ({"extra": {"pad": 0.8}}, "pad must be"),
     ],
 )
 def test_train_settings_validate(kwargs, match):
@@ -107,6 +109,16 @@ def test_feature_sets_are_chosen_per_network_and_refused_where_they_cannot_apply
         sdv.with_features("wald")
 
 
+def test_collapsing_bound_features_need_a_known_collapsing_boundary():
+    for name in ("weibull", "angle"):
+        s = model_spec(name).with_features("bound")
+        assert s.features == "bound" and s.same_model(model_spec(name))
+        assert ModelSpec.from_dict(s.to_dict()) == s
+    for name in ("ddm", "ornstein", "race_3"):  # constant boundary / not two-choice
+        with pytest.raises(ValueError, match="bound_features needs"):
+            model_spec(name).with_features("bound")
+
+
 def test_race_features_apply_to_race_like_models_only():
     from hssm_nre.config import race_layout
 
@@ -124,3 +136,35 @@ def test_race_features_apply_to_race_like_models_only():
             model_spec(name).with_features("race")
     # drifts with different boxes: relabelling would not map the box onto itself
     assert race_layout(("v0", "v1", "a", "t"), (0, 1), (0, 0, 1, 0), (2, 3, 3, 2)) is None
+
+
+def test_padded_box_widens_the_training_box_but_keeps_signs_and_unit_ranges():
+    import numpy as np
+
+    for name in ("lca_3", "weibull", "ddm", "lba3"):
+        spec = model_spec(name)
+        p = padded_box(spec, 0.1)
+        lo, hi, plo, phi = map(np.asarray, (spec.lower, spec.upper, p.lower, p.upper))
+        assert p.params == spec.params and (plo <= lo).all() and (phi > hi).all()
+        assert (plo[lo < 0] == lo[lo < 0] - 0.1 * (hi - lo)[lo < 0]).all()  # free faces move by 10 %
+        assert (plo[lo == 0] == 0).all() and (plo[lo > 0] >= lo[lo > 0] / 2).all() and (plo[lo > 0] > 0).all()
+        start = np.array([q.startswith("z") for q in spec.params], bool)
+        assert (phi[start] < 1).all()
+    assert padded_box(model_spec("ddm"), 0.0) == model_spec("ddm")
+
+
+def test_padded_settings_draw_training_parameters_from_the_widened_box(monkeypatch):
+    """``extra["pad"]`` changes where training parameters come from, not the network's spec."""
+    from hssm_nre import training
+
+    seen = {}
+
+    def fake_simulate(spec, n, **kwargs):
+        seen["spec"] = spec
+        raise RuntimeError("stop before simulating")
+
+    monkeypatch.setattr(training, "simulate_training_data", fake_simulate)
+    settings = TrainSettings(n_simulations=4_096, steps=1, extra={"pad": 0.1})
+    with pytest.raises(RuntimeError, match="stop before"):
+        training.train("lca_3", settings, progress=False)
+    assert seen["spec"] == padded_box(model_spec("lca_3"), 0.1) != model_spec("lca_3")

@@ -228,6 +228,38 @@ def test_edge_features_start_at_the_wald_leading_terms():
         dataclasses.replace(model_spec("race_3"), edge_features=True)
 
 
+def test_bound_features_start_at_durbins_density_exact_for_the_linear_collapse():
+    """Collapsing-bound features: at initialisation the logit is Durbin's first-order density
+    (D(u) - u b'(u)) u^-1.5 exp(-(D(u) - v' u)^2 / 2u) (less log sqrt(2 pi)) for the named
+    boundary; for angle that is the Wald density of distance a - y0 and drift v' + tan(theta)."""
+    import numpy as np
+
+    from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
+    from hssm_nre.config import model_spec
+
+    rt, choice = np.array([0.5, 0.9, 1.4]), np.array([1.0, -1.0, -1.0])
+    spec = model_spec("weibull").with_features("bound")  # v, a, z, t, alpha, beta
+    theta = np.array([[0.5, 1.0, 0.3, 0.3, 2.0, 1.5], [-0.8, 1.2, 0.6, 0.2, 0.7, 2.0], [1.0, 2.0, 0.5, 0.4, 3.0, 4.0]])
+    v, a, z, t, alpha, beta = theta.T
+    u = rt - t
+    b = a * np.exp(-((u / beta) ** alpha))
+    db = -b * alpha / u * (u / beta) ** alpha
+    dist = b - choice * a * (2 * z - 1)
+    expected = np.log(dist - u * db) - 1.5 * np.log(u) - (dist - choice * v * u) ** 2 / (2 * u)
+    w = init_weights(spec, (16, 16), (8,), seed=0)
+    np.testing.assert_allclose(np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS())), expected, rtol=1e-5)
+
+    spec = model_spec("angle").with_features("bound")  # v, a, z, t, theta
+    theta = np.array([[0.5, 1.0, 0.3, 0.3, 0.4], [-0.8, 1.2, 0.6, 0.2, 0.1], [1.0, 2.0, 0.5, 0.4, 1.0]])
+    v, a, z, t, ang = theta.T
+    u = rt - t
+    dist0 = a - choice * a * (2 * z - 1)
+    drift = choice * v + np.tan(ang)
+    wald = np.log(dist0) - 1.5 * np.log(u) - (dist0 - drift * u) ** 2 / (2 * u)
+    w = init_weights(spec, (16, 16), (8,), seed=0)
+    np.testing.assert_allclose(np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS())), wald, rtol=1e-5)
+
+
 def test_race_features_start_at_the_independent_race_and_ignore_labels():
     """Race features: at initialisation the logit is the chosen accumulator's Wald log-density
     plus the others' Wald log-survivals (less log sqrt(2 pi)); with any weights, relabelling the
