@@ -63,7 +63,8 @@ def training_paragraph(meta: dict) -> str:
                    if spec["shift"] else "")
                 + ("; plus the leading-edge term D^2 / u in a trainable head" if spec.get("edge_features") else "")
                 + ("; plus a trainable head started at Durbin's first-order first-passage density for the "
-                   "collapsing boundary" if spec.get("bound_features") else "")
+                   "collapsing boundary, whose log M^2 / u, height b(u) / a and standardised distance the MLP also "
+                   "sees" if spec.get("bound_features") else "")
                 + ")")
     corr = (" Simulated with the discrete-monitoring boundary correction, so the network learns the "
             "continuous-time model." if spec.get("boundary_correction") else "")
@@ -124,7 +125,7 @@ def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:
     md += reference_lines(model)
     summary = (f"Recovery and coverage over {n} simulated datasets of {res['trials']} trials{lan_arg}: "
                + ("every coverage within 2.5 MC SE of its level." if not misses
-                  else f"{len(misses)} coverage misses beyond 2.5 MC SE ({', '.join(misses[:4])}"
+                  else f"{len(misses)} coverage miss{'es' * (len(misses) != 1)} beyond 2.5 MC SE ({', '.join(misses[:4])}"
                        f"{', ...' if len(misses) > 4 else ''}).")
                + f" Correlation of posterior mean with truth {min(nre['corr']):.2f}-{max(nre['corr']):.2f}.")
     return status, summary, md

@@ -52,8 +52,9 @@ features plus a linear head over [log M, log u, D^2 / u, v' D, v'^2 u] initialis
 first-order first-passage density of the boundary the choice names,
 (D(u) / u - b'(u)) / sqrt(2 pi u) exp(-(D(u) - v' u)^2 / 2u), with b(u) the boundary's height at
 time u, D(u) its distance from the start point (mirrored for the lower one, v' = +-v) and
-M = D(u) - u b'(u), softly floored at 0. Exact for linear collapse, the leading term for smooth
-collapse; the MLP also sees log(M^2 / u), b(u) / a and the scaled standardised distance.
+M = D(u) - u b'(u), softly floored at 0. Exact for a single linear boundary (the Wald density with
+drift v' + tan theta; the MLP learns the other boundary's correction), the leading term near u = 0
+for a curved one; the MLP also sees log(M^2 / u), b(u) / a and the scaled standardised distance.
 
 generic (every other model): F = MLP([theta scaled to [-1, 1], log u, c / u,
 one-hot choice]) + a linear head over the same features; u = rt - t when the
@@ -295,8 +296,8 @@ def _bound_features(spec: ModelSpec, theta, u, onehot, ops: _Ops):
     Boundaries at +-b(u), start y0 = -a + 2 a z (ssm-simulators' ``ddm_flexbound``). Crossing the
     boundary the choice names is, after mirroring the lower one, a crossing of b(u) from distance
     D(u) = b(u) -+ y0 with drift v' = +-v. Durbin's first-order approximation of its density,
-    (D(u) / u - b'(u)) phi(D(u) - v' u; u), is exact for linear boundaries (angle: the Wald
-    density) and the leading term near u = 0 for smooth ones.
+    (D(u) / u - b'(u)) phi(D(u) - v' u; u), is exact for one linear boundary (angle: the Wald
+    density) and the leading term near u = 0 for smooth ones; the other boundary is the MLP's.
     """
     xp = ops
     p = spec.params
@@ -322,7 +323,7 @@ def _bound_features(spec: ModelSpec, theta, u, onehot, ops: _Ops):
     vp = c * v
     lin_in = xp.stack([xp.log(m), xp.log(u), dist * dist / u, vp * dist, vp * vp * u], axis=-1)
     extra = xp.stack(
-        [xp.log(m * m / u) / 5.0, b / a, xp.tanh((dist - vp * u) / (3.0 * xp.sqrt(u)))], axis=-1
+        [(2.0 * xp.log(m) - xp.log(u)) / 5.0, b / a, xp.tanh((dist - vp * u) / (3.0 * xp.sqrt(u)))], axis=-1
     )
     return lin_in, extra
 

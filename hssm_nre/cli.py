@@ -27,7 +27,7 @@ def _settings_from(args):
         ),
         seed=d.seed if args.seed is None else args.seed,
         extra=({} if args.stop_after_steps is None else {"stop_after_steps": args.stop_after_steps})
-        | ({} if not getattr(args, "pad", None) else {"pad": args.pad}),
+        | ({} if getattr(args, "pad", None) is None else {"pad": args.pad}),
     )
 
 
@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="FRACTION",
         help="draw training parameters from the box widened by FRACTION of each range on both sides "
-        "(faces at 0 stay, positive lower bounds at most halve, ranges inside [0, 1] stay below 1), "
+        "(faces at 0 stay, positive lower bounds at most halve, start points stay below 1, levy's alpha "
+        "at most 2, angles inside (-pi/2, pi/2)), "
         "so the network has support at HSSM's bounds; HSSM's bounds are unchanged",
     )
     t.add_argument(

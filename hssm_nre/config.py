@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,7 +225,7 @@ class ModelSpec:
         Like ``edge_features`` for models whose boundaries collapse (``BOUNDARY_FUNCTIONS``:
         weibull_cdf, angle): the head starts at Durbin's first-order first-passage density for
         the named boundary b(u), (D(u) / u - b'(u)) phi_u(D(u) - v u), with D(u) the distance
-        from the start point to it at time u; exact for linear boundaries. Two-choice models
+        from the start point to it at time u; exact for one linear boundary. Two-choice models
         with ``v``, ``a``, ``z`` and ``t``. A property of the network, not the model.
     per_call_params
         Parameters that training simulations hold fixed within each simulator call
@@ -445,11 +446,23 @@ def _edge_shift_of(cfg: dict[str, Any], params: tuple[str, ...]) -> tuple[str, f
     return (str(es["param"]), float(es.get("scale", 1.0)))
 
 
+def _hard_limits(name: str, param: str) -> tuple[float, float]:
+    """Values a parameter cannot take whatever the box: the stable index of levy models is at
+    most 2 (scipy's stable draws refuse more) and an angle theta stays inside (-pi/2, pi/2),
+    where tan(theta), the boundary's slope, turns over."""
+    if param == "alpha" and name.startswith("levy"):
+        return (-math.inf, 2.0)
+    if param == "theta":
+        return (-1.5, 1.5)
+    return (-math.inf, math.inf)
+
+
 def padded_box(spec: ModelSpec, pad: float) -> ModelSpec:
     """``spec`` with its box widened by ``pad`` times each parameter's range on both sides, for
     drawing training parameters (HSSM's bounds stay ``spec``'s). A face at 0 stays (signs:
     a > 0, t >= 0, variabilities, rates), a positive lower bound widens at most to half of
-    itself, and relative start points (``z``, ``z0``, ...) stay below 1."""
+    itself, relative start points (``z``, ``z0``, ...) stay below 1, and no face moves past a
+    hard limit (:func:`_hard_limits`) or back inside the box."""
     if not pad:
         return spec
     lower, upper = [], []
@@ -457,6 +470,8 @@ def padded_box(spec: ModelSpec, pad: float) -> ModelSpec:
         w = pad * (hi - lo)
         new_lo = lo - w if lo < 0 else (lo if lo == 0 else max(lo - w, lo / 2))
         new_hi = min(hi + w, (1 + hi) / 2) if p.startswith("z") and hi < 1 else hi + w
+        floor, ceiling = _hard_limits(spec.name, p)
+        new_lo, new_hi = min(lo, max(new_lo, floor)), max(hi, min(new_hi, ceiling))
         lower.append(new_lo)
         upper.append(new_hi)
     return dataclasses.replace(spec, lower=tuple(lower), upper=tuple(upper))

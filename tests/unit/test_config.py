@@ -151,6 +151,12 @@ def test_padded_box_widens_the_training_box_but_keeps_signs_and_unit_ranges():
         start = np.array([q.startswith("z") for q in spec.params], bool)
         assert (phi[start] < 1).all()
     assert padded_box(model_spec("ddm"), 0.0) == model_spec("ddm")
+    levy = padded_box(model_spec("levy"), 0.3)  # the stable index cannot exceed 2
+    assert levy.upper[levy.params.index("alpha")] == 2.0
+    for name in ("angle", "race_no_bias_angle_3"):  # tan(theta) turns over at pi/2
+        s = padded_box(model_spec(name), 0.5)
+        i = s.params.index("theta")
+        assert -1.5 <= s.lower[i] and s.upper[i] <= 1.5 and s.upper[i] >= model_spec(name).upper[i]
 
 
 def test_padded_settings_draw_training_parameters_from_the_widened_box(monkeypatch):
