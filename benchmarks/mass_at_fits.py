@@ -1,0 +1,92 @@
+"""Where do a network's bad fits go? Its likelihood's mass, and the normaliser's error, there.
+
+    .venv/bin/python benchmarks/mass_at_fits.py lca_3 --weights DIR --report benchmarks/results/recovery_lca_3_race_pad.json --by a
+
+For the ``--worst`` fits of a recovery report (largest posterior mean minus truth in ``--by``), prints
+log Z(theta) of the raw network (the log of its likelihood's integral over x, by quadrature,
+:func:`hssm_nre.normalisation.normalisation_integrals`), the normaliser's estimate of it and their
+difference (the error left in the normalised likelihood), at the true parameters and at the posterior
+mean; and the same difference over ``--n-uniform`` parameter vectors drawn uniformly from the box, for
+scale. A posterior pulled to where that error is large, by more than 1 / n_trials, is pulled by the
+error: over n trials a log-mass error e is worth n * e nats. Writes
+``benchmarks/results/mass_at_fits_<tag>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hssm_nre.architecture import JNP_OPS, log_normaliser, network_weights
+from hssm_nre.cache import find_network, load_entry
+from hssm_nre.normalisation import make_log_density_fn, normalisation_integrals
+from hssm_nre.simulate import sample_parameters
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--weights", default=None, help="network folder (default: the one HSSM would use)")
+    ap.add_argument("--report", required=True, help="a recovery JSON (benchmarks/recovery.py) of this network")
+    ap.add_argument("--by", required=True, help="parameter whose largest overestimates pick the fits")
+    ap.add_argument("--worst", type=int, default=6)
+    ap.add_argument("--n-uniform", type=int, default=400)
+    ap.add_argument("--tag", default=None, help="results file suffix (default: the report's name)")
+    args = ap.parse_args()
+    entry = load_entry(args.weights) if args.weights else find_network(args.model)
+    spec = entry.spec
+    if args.by not in spec.params:
+        ap.error(f"--by {args.by!r} is not one of {spec.params}")
+    rep = json.loads(Path(args.report).read_text())
+    if rep["model"] != spec.name:
+        ap.error(f"{args.report} is a report for {rep['model']!r}, not {spec.name!r}")
+    raw = make_log_density_fn(spec, network_weights(entry.weights), entry.evidence)
+    truth, mean = np.asarray(rep["truth"]), np.asarray(rep["kinds"]["nre"]["mean"])
+    j = spec.params.index(args.by)
+    idx = np.argsort(-(mean[:, j] - truth[:, j]))[: args.worst]
+    th = np.concatenate([truth[idx], np.clip(mean[idx], spec.lower, spec.upper)])
+    log_z = np.log(normalisation_integrals(spec, raw, th)["integral"])
+    def normaliser(theta):  # 0 for a network without one
+        return np.broadcast_to(np.asarray(log_normaliser(spec, entry.weights, theta.astype(np.float32), JNP_OPS()),
+                                          np.float64), theta.shape[:1])
+
+    log_n = normaliser(th)
+    u = sample_parameters(spec, args.n_uniform, np.random.default_rng(0))
+    lz_u = np.log(normalisation_integrals(spec, raw, u)["integral"])
+    res_u = lz_u - normaliser(u)
+    k = len(idx)
+    lines = [
+        f"# Mass at the fits: {spec.name}, {Path(args.report).name}",
+        "",
+        f"Network `{entry.metadata.get('reproduce', entry.path)}`; the {k} fits with the largest overestimate of "
+        f"{args.by}. log Z: log of the raw network's likelihood integrated over x; normaliser: its estimate; "
+        "error = log Z - normaliser (what the normalised likelihood keeps). "
+        f"Reproduce: `.venv/bin/python benchmarks/mass_at_fits.py {spec.name} --report {args.report} --by {args.by}"
+        + (" --weights DIR" if args.weights else "") + "`.",
+        "",
+        f"Over {args.n_uniform} parameter vectors uniform over the box: log Z {lz_u.min():.3f} to {lz_u.max():.3f}, "
+        f"error RMS {np.sqrt((res_u ** 2).mean()):.4f}, largest |error| {np.abs(res_u).max():.3f}.",
+        "",
+        f"| dataset | {args.by} true | {args.by} posterior mean | log Z at truth | error at truth | log Z at mean | "
+        f"normaliser at mean | error at mean | worth over {rep['trials']} trials (nats) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r, i in enumerate(idx):
+        e_t, e_m = log_z[r] - log_n[r], log_z[r + k] - log_n[r + k]
+        lines.append(f"| {i + 1} | {truth[i, j]:.2f} | {mean[i, j]:.2f} | {log_z[r]:.3f} | {e_t:+.3f} | "
+                     f"{log_z[r + k]:.3f} | {log_n[r + k]:.3f} | {e_m:+.3f} | {rep['trials'] * (e_m - e_t):+.0f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    tag = args.tag or Path(args.report).stem.removeprefix("recovery_")
+    out = RESULTS / f"mass_at_fits_{tag}.md"
+    out.write_text(text)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
