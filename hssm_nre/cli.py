@@ -42,7 +42,11 @@ def cmd_train(args) -> int:
         except ValueError as e:  # a model these features do not describe
             print(f"error: --features {args.features}: {e}", file=sys.stderr)
             return 2
-    settings = _settings_from(args)
+    try:
+        settings = _settings_from(args)
+    except ValueError as e:  # a setting out of range (e.g. --gamma -1, --pad 0.9)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     entry = train(
         spec,
         settings,

@@ -68,6 +68,8 @@ def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_c
             assert cli.build_parser().parse_args(cmd.split()[1:]).features == other
     assert cli.main(["train", "race_3", "--features", "edge", "--steps", "1"]) == 2  # before any simulation
     assert "edge_features needs a generic two-choice model" in capsys.readouterr().err
+    assert cli.main(["train", "lca_3", "--pad", "0.9", "--steps", "1"]) == 2  # a clean error, no traceback
+    assert "pad must be a fraction" in capsys.readouterr().err
     assert cli.main(["train", "full_ddm", "--features", "scaling", "--steps", "1"]) == 2
     assert "ddm_scaling (the DDM features) needs" in capsys.readouterr().err
 
