@@ -30,6 +30,7 @@ import numpy as np
 
 import _report
 from _report import verdict
+from hssm_nre.config import ModelSpec, padded_box
 from hssm_nre.simulate import GROUP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,17 +90,17 @@ def training_paragraph(meta: dict) -> str:
             f"+ {meta['train_seconds']} s training.{norm}")
 
 
-def box_line(meta: dict) -> str:
-    spec = meta["spec"]
-    pad = meta["settings"].get("extra", {}).get("pad")
-    box = lambda s: ", ".join(f"{p} [{lo:g}, {hi:g}]" for p, lo, hi in zip(s.params, s.lower, s.upper))  # noqa: E731
-    from hssm_nre.config import ModelSpec, padded_box
+def _box(spec: ModelSpec) -> str:
+    return ", ".join(f"{p} [{lo:g}, {hi:g}]" for p, lo, hi in zip(spec.params, spec.lower, spec.upper))
 
-    s = ModelSpec.from_dict(spec)
+
+def box_line(meta: dict) -> str:
+    spec = ModelSpec.from_dict(meta["spec"])
+    pad = meta["settings"].get("extra", {}).get("pad")
     if pad:
-        return (f"HSSM bounds: {box(s)}. Training parameters were drawn from the box widened by {pad:g} of each "
-                f"range (`--pad {pad:g}`): {box(padded_box(s, pad))}.")
-    return f"Training box (= HSSM bounds): {box(s)}."
+        return (f"HSSM bounds: {_box(spec)}. Training parameters were drawn from the box widened by {pad:g} of "
+                f"each range (`--pad {pad:g}`): {_box(padded_box(spec, pad))}.")
+    return f"Training box (= HSSM bounds): {_box(spec)}."
 
 
 def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:

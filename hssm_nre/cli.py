@@ -27,7 +27,7 @@ def _settings_from(args):
         ),
         seed=d.seed if args.seed is None else args.seed,
         extra=({} if args.stop_after_steps is None else {"stop_after_steps": args.stop_after_steps})
-        | ({} if getattr(args, "pad", None) is None else {"pad": args.pad}),
+        | ({} if args.pad is None else {"pad": args.pad}),
     )
 
 

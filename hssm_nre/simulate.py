@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec
+from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec, _ssms_config
 
 __all__ = ["sample_parameters", "recorded", "simulate_chunk", "simulate_training_data", "default_workers"]
 
@@ -174,9 +174,7 @@ def per_call_groups(spec: ModelSpec, theta: np.ndarray) -> list[np.ndarray]:
 
 def _sampling_constraints(spec: ModelSpec) -> list:
     """The ssm-simulators sampling constraints of the model (e.g. lba's b > A)."""
-    from ssms.config import model_config
-
-    return (model_config[spec.name].get("parameter_transforms") or {}).get("sampling", [])
+    return (_ssms_config()[spec.name].get("parameter_transforms") or {}).get("sampling", [])
 
 
 def _no_constraints_on(spec: ModelSpec, params: tuple[str, ...]) -> None:
