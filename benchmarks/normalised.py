@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/normalised.py --networks ddm,/path/to/angle/entry
     .venv/bin/python benchmarks/normalised.py --only integral --networks ddm,ddm_sdv,full_ddm,angle,weibull,levy,ornstein,race_no_bias_3,lca_3
     .venv/bin/python benchmarks/normalised.py --only renorm        # the normaliser's effect on posterior bias
+    .venv/bin/python benchmarks/normalised.py --only exact --networks ddm,lca_3   # nre_likelihood="exact": accuracy, cost
 
 Writes benchmarks/results/normalised.md, normalised.json and PNG plots. Sections:
 
@@ -23,6 +24,11 @@ Writes benchmarks/results/normalised.md, normalised.json and PNG plots. Sections
   vectors over the inner 80 % of the box (t < 1): for the raw network (normaliser removed), the
   raw network renormalised exactly by quadrature at each theta, and the network with its fitted
   normaliser (what HSSM uses).
+* ``exact``: ``nre_likelihood="exact"``'s log Z(theta) (Simpson's rule on ``EXACT_N_GRID`` nodes per
+  choice) against 4,000-node trapezoid sums at 200 theta per network: its error's mean, SD and
+  largest deviation from the mean (a constant error does not move a posterior), that largest
+  deviation times 300 trials, and the cost of one value-and-gradient of a 300-trial
+  log-likelihood with and without it (same run, same machine: the ratio is the figure).
 """
 
 from __future__ import annotations
@@ -171,6 +177,67 @@ def section_renorm(networks, n_theta):
             "trial-wise theta (a regression; a flat model evaluates the normaliser once), float32 network on this "
             "CPU, median of 20 runs: " + "; ".join(
                 f"{m} {c['raw']:.1f} ms raw, {c['normalised']:.1f} ms normalised" for m, c in cost.items() if c) + ".")
+    return res, text
+
+
+def _exact_cost(spec, weights, evidence, n=300, reps=30):
+    """ms per value-and-gradient of an n-trial log-likelihood at one theta: normalised vs exact."""
+    import jax
+    import jax.numpy as jnp
+
+    from hssm_nre.evidence import make_evidence_fn
+    from hssm_nre.likelihood import make_exact_logp, make_log_ratio_fn
+    from hssm_nre.normalisation import make_log_z_fn
+
+    theta = sample_parameters(spec, 1, np.random.default_rng(0))[0]
+    sim = simulate_dataset(spec.name, n, theta=dict(zip(spec.params, theta.tolist())), seed=0)
+    data = jnp.asarray(np.column_stack([sim.rt.to_numpy(), sim.response.to_numpy(float)]))
+    ev = make_evidence_fn(spec, evidence)
+    per_trial = make_log_ratio_fn(spec, weights, evidence=ev)
+    trialwise = (True,) + (False,) * (spec.n_params - 1)  # as HSSM hands them over
+    exact = make_exact_logp(spec, per_trial, make_log_z_fn(spec, weights, evidence), trialwise)
+    vmapped = jax.vmap(per_trial, in_axes=(0, *(0 if t else None for t in trialwise)))
+    params = [jnp.full(n, theta[0])] + [jnp.asarray(x) for x in theta[1:]]
+    out = {}
+    for label, f in (("normalised", vmapped), ("exact", exact)):
+        vg = jax.jit(jax.value_and_grad(lambda *p, f=f: jnp.sum(f(data, *p)), argnums=tuple(range(spec.n_params))))
+        jax.block_until_ready(vg(*params))
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            jax.block_until_ready(vg(*params))
+            times.append(1000 * (time.perf_counter() - t0))
+        out[label] = float(np.median(times))
+    return out
+
+
+def section_exact(networks, n_theta=200):
+    import jax
+
+    from hssm_nre.normalisation import EXACT_N_GRID, log_normaliser_targets, make_log_z_fn
+
+    rows, res = [], {}
+    for name in networks:
+        e = _entry(name)
+        spec = e.spec
+        theta = sample_parameters(spec, n_theta, np.random.default_rng(11))
+        ref = log_normaliser_targets(spec, e.weights, e.evidence, theta, n_grid=4000, own_density=False)[0]
+        lz = np.asarray(jax.jit(jax.vmap(make_log_z_fn(spec, e.weights, e.evidence)))(theta))
+        d = lz - ref
+        dev = float(np.max(np.abs(d - d.mean())))
+        cost = _exact_cost(spec, e.weights, e.evidence)
+        rows.append((spec.name, e.source, d.mean(), d.std(), dev, 300 * dev, cost["normalised"], cost["exact"]))
+        res[spec.name] = {"mean": float(d.mean()), "sd": float(d.std()), "max_dev": dev, "ms": cost,
+                          "log_z_range": [float(ref.min()), float(ref.max())], "network": str(e.path)}
+    table = ["| model | network | error mean | error SD | largest deviation | x 300 trials (nats) | "
+             "ms normalised | ms exact | ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    table += [f"| {m} | {s} | {a:.1e} | {b:.1e} | {c:.1e} | {c3:.2f} | {tn:.1f} | {te:.1f} | **{te / tn:.1f}** |"
+              for m, s, a, b, c, c3, tn, te in rows]
+    text = (f"`nre_likelihood=\"exact\"`: log Z(theta) by Simpson's rule in log u on {EXACT_N_GRID} nodes per "
+            f"choice, against 4,000-node trapezoid sums, at {n_theta} theta drawn over each training box. "
+            "Cost: one value-and-gradient of a 300-trial log-likelihood at one theta (median of 30, "
+            "after compiling), with the fitted-normaliser likelihood (`normalised`) and with log Z by "
+            "quadrature (`exact`), float32 network on this machine's CPU.\n\n" + "\n".join(table))
     return res, text
 
 
@@ -332,7 +399,7 @@ def main():
     report = json.loads(path.read_text()) if path.is_file() else {}
     report["machine"] = platform.node()
     report.setdefault("md", {})
-    order = ["integral", "abs_error", "contaminated", "renorm"]
+    order = ["integral", "abs_error", "contaminated", "renorm", "exact"]
     e = find_network("ddm")
     header = [f"# Normalised NRE likelihood\n\nDDM network: `{e.metadata.get('reproduce')}` ({e.source}). "
               f"Machine: {platform.node()}. NUTS (numpyro): 2 chains x ({args.tune} tune + {args.draws} draws), "
@@ -343,6 +410,7 @@ def main():
         "abs_error": lambda: section_abs_error(RESULTS),
         "contaminated": lambda: section_contaminated(RESULTS, [int(s) for s in args.sizes.split(",")], args.draws, args.tune),
         "renorm": lambda: section_renorm(args.renorm_networks.split(","), args.renorm_theta),
+        "exact": lambda: section_exact(args.networks.split(",")),
     }
     for name in args.only.split(","):
         run_section(report, name, sections[name])

@@ -38,10 +38,11 @@ RESULTS = Path(__file__).parent / "results"
 LEVELS = (0.5, 0.9, 0.95)
 
 
-def _fit(df, model, kind, spec, weights, seed, draws, tune, lan=None):
+def _fit(df, model, kind, spec, weights, seed, draws, tune, lan=None, likelihood="normalised"):
     include = uniform_box_include(spec)
     if kind == "nre":
-        m = hssm.HSSM(data=df, model=model, loglik_kind="nre", nre_weights=weights, include=include, p_outlier=0)
+        m = hssm.HSSM(data=df, model=model, loglik_kind="nre", nre_weights=weights, include=include, p_outlier=0,
+                      nre_likelihood=likelihood)
     else:
         mc = {"list_params": list(spec.params), "bounds": spec.bounds, "backend": "jax"}
         m = hssm.HSSM(data=df, model=model, loglik_kind="approx_differentiable", loglik=str(lan),
@@ -59,6 +60,15 @@ def main():
     ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--draws", type=int, default=400)
     ap.add_argument("--tune", type=int, default=400)
+    ap.add_argument("--likelihood", default="normalised", choices=("normalised", "exact"),
+                    help="the NRE likelihood (nre_likelihood): the fitted normaliser, or log Z by quadrature per theta")
+    ap.add_argument("--tag", default=None, help="write recovery_<model>_<tag>.* instead of recovery_<model>.*")
+    ap.add_argument("--checkpoint", default=None, metavar="JSONL",
+                    help="append each fit here and reuse the fits already there (same model, likelihood, "
+                         "dataset and true parameters): an interrupted run resumes, and shards share it")
+    ap.add_argument("--shard", default=None, metavar="I/N",
+                    help="fit only the datasets d with d %% N == I (with --checkpoint; run the shards side "
+                         "by side, then once without --shard to write the report from the checkpoint)")
     ap.add_argument("--lan", default=None, help="an ONNX LAN for the same model, fitted beside the NRE")
     ap.add_argument("--lan-from", default=None, metavar="JSON",
                     help="an earlier recovery JSON of this model whose LAN results to show beside the NRE "
@@ -81,21 +91,54 @@ def main():
         if not same or any(prev.get(k, v) != v for k, v in (("draws", args.draws), ("tune", args.tune))):
             raise SystemExit(f"--lan-from {args.lan_from}: its datasets or sampler settings are not these "
                              "(model, true parameters, draws, tune)")
+    if args.shard and not args.checkpoint:
+        ap.error("--shard needs --checkpoint (the shards' fits meet there)")
+    shard = tuple(int(x) for x in args.shard.split("/")) if args.shard else None
+    done = {}
+    if args.checkpoint and Path(args.checkpoint).is_file():
+        for line in Path(args.checkpoint).read_text().splitlines():
+            rec = json.loads(line)
+            key = (rec["model"], rec["likelihood"], rec["kind"], rec["dataset"], rec["trials"], rec["draws"], rec["tune"])
+            done[key] = rec
     t_all = time.perf_counter()
+    missing = 0
     for d in range(args.datasets):
         theta = thetas[d]
-        df = simulate_dataset(spec.name, args.trials, theta=dict(zip(spec.params, theta.tolist())), seed=1000 + d)
         truth.append(theta)
+        df = None
         for k in kinds:
-            dr, secs = _fit(df, args.model, k, spec, str(entry.path), d, args.draws, args.tune, args.lan)
-            x = np.column_stack([dr[p] for p in spec.params])
-            est[k]["mean"].append(x.mean(0))
-            est[k]["sd"].append(x.std(0))
-            est[k]["seconds"].append(secs)
+            key = (spec.name, args.likelihood, k, d, args.trials, args.draws, args.tune)
+            rec = done.get(key)
+            if rec is not None and np.allclose(rec["theta"], theta, rtol=0, atol=1e-9):
+                pass
+            elif shard is not None and d % shard[1] != shard[0]:
+                missing += 1
+                continue
+            else:
+                if df is None:
+                    df = simulate_dataset(spec.name, args.trials, theta=dict(zip(spec.params, theta.tolist())),
+                                          seed=1000 + d)
+                dr, secs = _fit(df, args.model, k, spec, str(entry.path), d, args.draws, args.tune, args.lan,
+                                args.likelihood)
+                x = np.column_stack([dr[p] for p in spec.params])
+                rec = {"model": spec.name, "likelihood": args.likelihood, "kind": k, "dataset": d,
+                       "trials": args.trials, "draws": args.draws, "tune": args.tune, "theta": theta.tolist(),
+                       "mean": x.mean(0).tolist(), "sd": x.std(0).tolist(), "seconds": secs,
+                       "hits": {str(lv): [bool(h) for h in (np.quantile(x, (1 - lv) / 2, axis=0) <= theta)
+                                          & (theta <= np.quantile(x, 1 - (1 - lv) / 2, axis=0))] for lv in LEVELS}}
+                if args.checkpoint:
+                    with open(args.checkpoint, "a") as fh:
+                        fh.write(json.dumps(rec) + "\n")
+            est[k]["mean"].append(np.asarray(rec["mean"]))
+            est[k]["sd"].append(np.asarray(rec["sd"]))
+            est[k]["seconds"].append(rec["seconds"])
             for lv in LEVELS:
-                ql, qh = np.quantile(x, [(1 - lv) / 2, 1 - (1 - lv) / 2], axis=0)
-                est[k]["hits"][lv].append((ql <= theta) & (theta <= qh))
+                est[k]["hits"][lv].append(np.asarray(rec["hits"][str(lv)]))
         print(f"dataset {d + 1}/{args.datasets} done ({time.perf_counter() - t_all:.0f} s)", flush=True)
+    if missing:
+        print(f"shard {args.shard} done; {missing} fits belong to other shards: run again without --shard "
+              "to write the report")
+        return
     truth = np.asarray(truth)
     if prev is not None:
         kinds.append("lan")
@@ -105,11 +148,14 @@ def main():
           f"Network: `{entry.metadata.get('reproduce')}` ({entry.source}). {args.datasets} datasets x {args.trials} trials, "
           f"parameters drawn from the fit's prior (uniform over the training box); numpyro 1 x ({args.tune} + {args.draws}), "
           f"p_outlier = 0. Machine: {platform.node()}. Reproduce: `.venv/bin/python benchmarks/recovery.py {args.model}"
+          f"{' --weights ' + args.weights if args.weights else ''}"
+          f"{' --likelihood ' + args.likelihood if args.likelihood != 'normalised' else ''}"
+          f"{' --tag ' + args.tag if args.tag else ''}"
           f"{' --lan ' + args.lan if args.lan else ''}{' --lan-from ' + args.lan_from if args.lan_from else ''}"
           f" --datasets {args.datasets} --trials {args.trials}`."
           + (f" LAN results taken from `{args.lan_from}` (the same {args.datasets} datasets, checked)." if prev else ""), ""]
     out = {"model": spec.name, "network": str(entry.path), "datasets": args.datasets, "trials": args.trials,
-           "draws": args.draws, "tune": args.tune, "lan": args.lan or (prev or {}).get("lan"), "kinds": {}}
+           "draws": args.draws, "tune": args.tune, "likelihood": args.likelihood, "lan": args.lan or (prev or {}).get("lan"), "kinds": {}}
     n = args.datasets
     for k in kinds:
         if k == "lan" and prev is not None:
@@ -145,10 +191,11 @@ def main():
     np.atleast_1d(axes)[0].set_ylabel("posterior mean +- sd"); np.atleast_1d(axes)[0].legend(fontsize=8)
     fig.tight_layout()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / f"recovery_{spec.name}.png", dpi=90)
-    md.append(f"![recovery](recovery_{spec.name}.png)")
-    (RESULTS / f"recovery_{spec.name}.md").write_text("\n".join(md) + "\n")
-    (RESULTS / f"recovery_{spec.name}.json").write_text(json.dumps(out, indent=1, default=str))
+    stem = f"recovery_{spec.name}" + (f"_{args.tag}" if args.tag else "")
+    fig.savefig(RESULTS / f"{stem}.png", dpi=90)
+    md.append(f"![recovery]({stem}.png)")
+    (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(out, indent=1, default=str))
     print("\n".join(md))
 
 

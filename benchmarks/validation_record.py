@@ -112,8 +112,10 @@ def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:
     lan_arg = ""
     report = (RESULTS / f"recovery_{model}.md").read_text()
     cmd = re.search(r"Reproduce: `([^`]+)`", report).group(1)
+    likelihood = res.get("likelihood", "normalised")
     md = [f"`{cmd}` ({n} datasets x {res['trials']} trials, parameters drawn from "
-          "the fit's uniform prior over the box, numpyro 1 x (400 + 400), p_outlier = 0; "
+          "the fit's uniform prior over the box, numpyro 1 x (400 + 400), p_outlier = 0"
+          + (f", nre_likelihood='{likelihood}'" if likelihood != "normalised" else "") + "; "
           f"`benchmarks/results/recovery_{model}.md`):", "", "NRE (median fit "
           f"{nre['median_seconds']:.1f} s on 2 CPU cores):", ""] + _report.recovery_table(nre, params, n)
     if "lan" in res["kinds"]:
@@ -124,7 +126,8 @@ def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:
                ""] + _report.recovery_table(lan, params, n)
         md += ["", "LAN coverage misses by the same rule: " + (", ".join(lan_misses) or "none") + "."]
     md += reference_lines(model)
-    summary = (f"Recovery and coverage over {n} simulated datasets of {res['trials']} trials{lan_arg}: "
+    with_kind = {"exact": " with nre_likelihood='exact' (log Z by quadrature at each theta)"}.get(likelihood, "")
+    summary = (f"Recovery and coverage over {n} simulated datasets of {res['trials']} trials{with_kind}{lan_arg}: "
                + ("every coverage within 2.5 MC SE of its level." if not misses
                   else f"{len(misses)} coverage miss{'es' * (len(misses) != 1)} beyond 2.5 MC SE ({', '.join(misses[:4])}"
                        f"{', ...' if len(misses) > 4 else ''}).")
@@ -200,6 +203,13 @@ def write(model: str) -> str:
     if meta.get("known_issue"):  # a fault found after training, e.g. in its training data
         summary += f" Known issue: {meta['known_issue']}"
     meta["validation"] = {"status": status, "summary": summary, "record": "README.md"}
+    # the likelihood the record validates is the one hssm.HSSM uses by default for this network
+    likelihood = json.loads((RESULTS / f"recovery_{model}.json").read_text()).get("likelihood", "normalised") \
+        if source == "recovery" else "normalised"
+    if likelihood == "normalised":
+        meta.pop("default_likelihood", None)
+    else:
+        meta["default_likelihood"] = likelihood
     (d / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
     rule = ("passed = every coverage of central 50 / 90 / 95 % intervals at least the level minus 2.5 Monte Carlo SE"
             + ("; and every flat and regression fit within 0.25 analytic posterior SD, SD ratio in [0.9, 1.1]"
@@ -208,7 +218,12 @@ def write(model: str) -> str:
             f"    {meta['reproduce']}", "", training_paragraph(meta), "", box_line(meta), "", "## Validation record", "",
             f"**Status: {status}** (rule: {rule}; written by `benchmarks/validation_record.py {model}`"
             + ("; `hssm.HSSM` warns when this network is used" if status == "failed" else "") + ").", "",
-            summary, ""] + body
+            summary, ""]
+    if meta.get("default_likelihood"):
+        text += [f"`hssm.HSSM(model=\"{model}\", loglik_kind=\"nre\")` uses `nre_likelihood=\"{meta['default_likelihood']}\"` "
+                 "with this network by default, the likelihood this record validates (`metadata.json`: "
+                 "`default_likelihood`); where a parameter varies by trial it falls back to \"normalised\" and warns.", ""]
+    text += body
     (d / "README.md").write_text("\n".join(text) + "\n")
     return f"{model}: {status} - {summary}"
 

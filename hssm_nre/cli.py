@@ -162,6 +162,7 @@ def cmd_info(args) -> int:
               f"(held-out median, SDs): {shift_text(norm)}")
     else:
         print("  normaliser: none (add one with `hssm-nre normalise " + spec.name + "`)")
+    print(f"  likelihood in hssm.HSSM by default: {m.get('default_likelihood', 'normalised')}")
     validation = m.get("validation")
     if validation:
         print(f"  validation: {validation.get('status')} - {validation.get('summary', '')} "

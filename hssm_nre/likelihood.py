@@ -19,7 +19,7 @@ import numpy as np
 from .architecture import JNP_OPS, logit_fn
 from .config import ModelSpec
 
-__all__ = ["make_log_ratio_fn", "make_batched_log_ratio_fn", "SOFT_WALL"]
+__all__ = ["make_log_ratio_fn", "make_batched_log_ratio_fn", "make_exact_logp", "SOFT_WALL"]
 
 #: Outside the training box the network is evaluated at the nearest point of the
 #: box and a quadratic wall is subtracted: SOFT_WALL * sum(((theta - clip(theta)) /
@@ -97,3 +97,32 @@ def make_log_ratio_fn(
         return out
 
     return loglik_fn
+
+
+def make_exact_logp(
+    spec: ModelSpec, loglik_fn: Callable, log_z: Callable, trialwise: tuple[bool, ...]
+) -> Callable:
+    """Full-batch ``f(data, *params) -> (n_trials,)``: ``loglik_fn`` (:func:`make_log_ratio_fn`,
+    built on the raw network) vmapped over trials, less ``log_z`` (e.g.
+    :func:`hssm_nre.normalisation.make_log_z_fn`) at the model's one parameter vector.
+
+    For models whose parameters are constant across trials only: HSSM hands the parent
+    parameter over as a per-trial vector even when it is an intercept (``trialwise``, its
+    ``is_trialwise`` flags), so log Z is evaluated once at the first trial's values, not
+    vmapped (which would integrate it once per trial). Parameters outside the training box
+    are clipped into it for log Z, as the network's input is.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if len(trialwise) != spec.n_params:
+        raise ValueError(f"trialwise needs {spec.n_params} flags {spec.params}, got {len(trialwise)}.")
+    per_trial = jax.vmap(loglik_fn, in_axes=(0, *(0 if t else None for t in trialwise)))
+    lo = np.asarray(spec.lower, np.float64)
+    hi = np.asarray(spec.upper, np.float64)
+
+    def logp(data, *params):
+        theta = jnp.stack([jnp.reshape(jnp.asarray(p), (-1,))[0] for p in params])
+        return per_trial(data, *params) - log_z(jnp.clip(theta, lo, hi))
+
+    return logp

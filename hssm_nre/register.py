@@ -41,6 +41,7 @@ import numpy as np
 from .cache import NetworkEntry, find_network, load_entry
 from .config import ModelSpec, TrainSettings, model_spec, shifted_edge
 from .errors import (
+    CacheCorruptedError,
     InvalidDataError,
     NetworkNotFoundError,
     ParameterOutOfBoundsError,
@@ -53,7 +54,7 @@ _log = logging.getLogger("hssm_nre")
 SUPPORTED_HSSM = (">=0.5.0", "<0.6")
 #: Keyword arguments hssm_nre adds to ``hssm.HSSM`` (removed before HSSM sees them).
 NRE_KWARGS = ("nre_weights", "nre_train", "nre_settings", "nre_likelihood")
-LIKELIHOOD_KINDS = ("normalised", "ratio")
+LIKELIHOOD_KINDS = ("normalised", "exact", "ratio")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class NREInfo:
     spec: ModelSpec
     path: Path
     source: str  # "shipped", "cache", "trained" or "path"
-    likelihood: str  # "normalised" or "ratio"
+    likelihood: str  # "normalised", "exact" or "ratio"
     metadata: dict
 
 
@@ -193,8 +194,10 @@ def _uniform_priors(bounds: dict) -> dict:
 
 
 def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
+    from .architecture import network_weights
     from .evidence import make_evidence_fn
     from .likelihood import make_log_ratio_fn
+    from .normalisation import make_log_z_fn
 
     args = dict(bound.arguments)
     args.pop("self", None)
@@ -202,9 +205,9 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     user_args = dict(args) | dict(kwargs)  # the snapshot HSSM's save/load replays
 
     opts = {k: kwargs.pop(k) for k in NRE_KWARGS if k in kwargs}
-    kind = opts.get("nre_likelihood", "normalised")
-    if kind not in LIKELIHOOD_KINDS:
-        raise ValueError(f"nre_likelihood must be one of {LIKELIHOOD_KINDS}, got {kind!r}.")
+    requested = opts.get("nre_likelihood")  # None: the network's default (metadata), else "normalised"
+    if requested is not None and requested not in LIKELIHOOD_KINDS:
+        raise ValueError(f"nre_likelihood must be one of {LIKELIHOOD_KINDS}, got {requested!r}.")
 
     model = args.get("model", "ddm")
     spec = model_spec(model)  # UnknownModelError / UnsupportedModelError
@@ -253,14 +256,21 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
             UserWarning,
             stacklevel=4,
         )
-    evidence_fn = None
-    if kind == "normalised":
+    kind = requested or entry.metadata.get("default_likelihood") or "normalised"
+    if kind not in LIKELIHOOD_KINDS:
+        raise CacheCorruptedError(
+            f"{entry.path}: metadata default_likelihood={kind!r} is not one of {LIKELIHOOD_KINDS}."
+        )
+    evidence_fn = log_z = None
+    if kind in ("normalised", "exact"):
         if entry.evidence is None:
             raise NetworkNotFoundError(
                 f"The network at {entry.path} has no evidence term; pass "
                 "nre_likelihood='ratio' or retrain it."
             )
         evidence_fn = make_evidence_fn(spec, entry.evidence)
+        if kind == "exact":
+            log_z = make_log_z_fn(spec, entry.weights, entry.evidence)
     elif args.get("p_outlier", 0.05) not in (None, 0, 0.0):
         warnings.warn(
             "nre_likelihood='ratio' with a lapse (p_outlier != 0): HSSM mixes the lapse "
@@ -271,6 +281,10 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
             stacklevel=4,
         )
     loglik = make_log_ratio_fn(spec, entry.weights, evidence=evidence_fn)
+    # "exact": the raw network normalised by quadrature at each theta (any fitted normaliser,
+    # the MLP approximation of the same log Z, is left out)
+    loglik_raw = make_log_ratio_fn(spec, network_weights(entry.weights), evidence=evidence_fn)
+    used = {"kind": kind}
 
     mc = {
         "response": list(response),
@@ -301,6 +315,27 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     cls_make = type(self)._make_model_distribution
 
     def _make_without_bound_mask():
+        if kind == "exact":
+            varying = _varying_params(spec, self.params)
+            if not varying:
+                self.loglik = _exact_op(spec, loglik_raw, log_z, self.params)
+            elif requested == "exact":
+                raise ValueError(
+                    f"nre_likelihood='exact' needs every parameter constant across trials; {varying} "
+                    "vary by trial (a regression, a hierarchical term or a fixed vector), where log "
+                    "Z(theta) would be integrated once per trial. Use nre_likelihood='normalised' "
+                    "(the fitted normaliser) for such models."
+                )
+            else:  # the network's default: fall back, and say what that means
+                used["kind"] = "normalised"
+                warnings.warn(
+                    f"The {spec.name!r} network is validated with nre_likelihood='exact' (log Z by "
+                    f"quadrature at each theta), which needs parameters constant across trials; "
+                    f"{varying} vary by trial, so the 'normalised' likelihood is used, which its record "
+                    f"({entry.path / 'README.md'}) does not validate.",
+                    UserWarning,
+                    stacklevel=6,
+                )
         self.nre_regression_bounds = dict(self.bounds)
         self.bounds = {}
         dist = cls_make(self)
@@ -318,8 +353,37 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
         self.__dict__.pop("_make_model_distribution", None)
     _keep_initvals_inside(self, bounds)
     self._init_args = user_args
-    self.nre = NREInfo(spec, entry.path, entry.source, kind, entry.metadata)
+    self.nre = NREInfo(spec, entry.path, entry.source, used["kind"], entry.metadata)
     _log.info("NRE likelihood for %r from %s (%s).", spec.name, entry.path, entry.source)
+
+
+def _varying_params(spec: ModelSpec, params: dict) -> list[str]:
+    """The model's parameters that vary across trials: regressions (hierarchical terms included)
+    and fixed vectors. HSSM also flags the parent parameter as trial-wise when it is an intercept
+    (it hands it over per trial), which is not counted."""
+    own = [(n, p) for n, p in params.items() if n != "p_outlier"]
+    if [n for n, _ in own] != list(spec.params):  # HSSM passes them to the likelihood in this order
+        raise RuntimeError(f"HSSM's parameters {[n for n, _ in own]} are not the network's {list(spec.params)}.")
+    return [
+        n
+        for n, p in own
+        if p.is_regression or isinstance(p.prior, np.ndarray) or (p.is_trialwise and not p.is_parent)
+    ]
+
+
+def _exact_op(spec: ModelSpec, loglik, log_z, params: dict):
+    """HSSM's JAX Op for ``nre_likelihood="exact"`` (parameters constant across trials), built
+    here rather than by HSSM's ``make_likelihood_callable``, which would vmap log Z with the
+    per-trial likelihood (once per trial: HSSM hands the parent parameter over per trial
+    even as an intercept)."""
+    from hssm.distribution_utils.func_utils import make_vjp_func
+    from hssm.distribution_utils.jax import make_jax_logp_ops
+    from jax import jit
+
+    from .likelihood import make_exact_logp
+
+    logp = make_exact_logp(spec, loglik, log_z, tuple(bool(params[n].is_trialwise) for n in spec.params))
+    return make_jax_logp_ops(jit(logp), jit(make_vjp_func(logp)), logp)
 
 
 #: Attribute set on the HSSM likelihood Op of an NRE model whose rt support starts below t:

@@ -89,3 +89,12 @@ def test_model_hssm_does_not_ship_gets_its_config_from_ssm_simulators(tmp_path):
     assert m.params["v0"].bounds == hssm_nre.model_spec("race_3").bounds["v0"]
     m.sample(**SMALL)
     m.sample_posterior_predictive(draws=2)
+
+
+def test_exact_likelihood_samples_with_numpyro_and_gives_pointwise_log_likelihood(ddm_data, tiny_path):
+    m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path, nre_likelihood="exact")
+    idata = m.sample(**SMALL)
+    assert {"v", "a", "z", "t"} <= _posterior_vars(idata)
+    ll = idata["log_likelihood"]
+    vals = np.asarray(next(iter((ll.data_vars if hasattr(ll, "data_vars") else ll.to_dataset().data_vars).values())).values)
+    assert vals.shape[-1] == len(ddm_data) and np.all(np.isfinite(vals))

@@ -106,6 +106,11 @@ def test_shipped_networks_are_small_documented_and_load(name):
     assert e.metadata["reproduce"] in readme  # the validation record names how to rebuild it
     assert e.metadata["validation"]["status"] in {"passed", "failed"}
     assert f"**Status: {e.metadata['validation']['status']}**" in readme
+    # a network's default likelihood is one HSSM accepts, and its record says so
+    from hssm_nre.register import LIKELIHOOD_KINDS
+
+    default = e.metadata.get("default_likelihood")
+    assert default is None or (default in LIKELIHOOD_KINDS and f'nre_likelihood="{default}"' in readme)
     # the reproduce command rebuilds this network: same settings, same feature set
     from hssm_nre import cli
     from hssm_nre.config import model_spec

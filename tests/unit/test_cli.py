@@ -19,7 +19,7 @@ def test_info_prints_box_and_network(capsys):
     assert cli.main(["info", "ddm"]) == 0
     out = capsys.readouterr().out
     assert "a [0.3, 2.5]" in out and "shipped" in out and "hssm-nre train ddm" in out
-    assert "validation: passed" in out
+    assert "validation: passed" in out and "likelihood in hssm.HSSM by default: normalised" in out
 
 
 def test_unknown_model_is_a_clean_error(capsys):
