@@ -185,6 +185,7 @@ def _exact_cost(spec, weights, evidence, n=300, reps=30):
     import jax
     import jax.numpy as jnp
 
+    from hssm_nre.architecture import network_weights
     from hssm_nre.evidence import make_evidence_fn
     from hssm_nre.likelihood import make_exact_logp, make_log_ratio_fn
     from hssm_nre.normalisation import make_log_z_fn
@@ -195,7 +196,8 @@ def _exact_cost(spec, weights, evidence, n=300, reps=30):
     ev = make_evidence_fn(spec, evidence)
     per_trial = make_log_ratio_fn(spec, weights, evidence=ev)
     trialwise = (True,) + (False,) * (spec.n_params - 1)  # as HSSM hands them over
-    exact = make_exact_logp(spec, per_trial, make_log_z_fn(spec, weights, evidence), trialwise)
+    raw = make_log_ratio_fn(spec, network_weights(weights), evidence=ev)  # "exact" drops the fitted normaliser
+    exact = make_exact_logp(spec, raw, make_log_z_fn(spec, weights, evidence), trialwise)
     vmapped = jax.vmap(per_trial, in_axes=(0, *(0 if t else None for t in trialwise)))
     params = [jnp.full(n, theta[0])] + [jnp.asarray(x) for x in theta[1:]]
     out = {}

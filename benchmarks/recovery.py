@@ -94,12 +94,23 @@ def main():
     if args.shard and not args.checkpoint:
         ap.error("--shard needs --checkpoint (the shards' fits meet there)")
     shard = tuple(int(x) for x in args.shard.split("/")) if args.shard else None
+    if shard is not None and not 0 <= shard[0] < shard[1]:
+        ap.error(f"--shard {args.shard}: I must be in 0..N-1")
+    network = entry.metadata.get("weights_sha256", str(entry.path))  # fits of another network are not reused
+
+    def _key(model, likelihood, kind, d, rec_network, lan):
+        return (model, likelihood, kind, d, args.trials, args.draws, args.tune, rec_network, lan)
+
     done = {}
     if args.checkpoint and Path(args.checkpoint).is_file():
         for line in Path(args.checkpoint).read_text().splitlines():
-            rec = json.loads(line)
-            key = (rec["model"], rec["likelihood"], rec["kind"], rec["dataset"], rec["trials"], rec["draws"], rec["tune"])
-            done[key] = rec
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by an interruption: that fit is redone
+                continue
+            if (rec["trials"], rec["draws"], rec["tune"]) == (args.trials, args.draws, args.tune):
+                done[_key(rec["model"], rec["likelihood"], rec["kind"], rec["dataset"], rec.get("network"),
+                          rec.get("lan"))] = rec
     t_all = time.perf_counter()
     missing = 0
     for d in range(args.datasets):
@@ -107,8 +118,7 @@ def main():
         truth.append(theta)
         df = None
         for k in kinds:
-            key = (spec.name, args.likelihood, k, d, args.trials, args.draws, args.tune)
-            rec = done.get(key)
+            rec = done.get(_key(spec.name, args.likelihood, k, d, network, args.lan if k == "lan" else None))
             if rec is not None and np.allclose(rec["theta"], theta, rtol=0, atol=1e-9):
                 pass
             elif shard is not None and d % shard[1] != shard[0]:
@@ -122,6 +132,7 @@ def main():
                                 args.likelihood)
                 x = np.column_stack([dr[p] for p in spec.params])
                 rec = {"model": spec.name, "likelihood": args.likelihood, "kind": k, "dataset": d,
+                       "network": network, "lan": args.lan if k == "lan" else None, "shards": shard[1] if shard else 1,
                        "trials": args.trials, "draws": args.draws, "tune": args.tune, "theta": theta.tolist(),
                        "mean": x.mean(0).tolist(), "sd": x.std(0).tolist(), "seconds": secs,
                        "hits": {str(lv): [bool(h) for h in (np.quantile(x, (1 - lv) / 2, axis=0) <= theta)
@@ -132,6 +143,7 @@ def main():
             est[k]["mean"].append(np.asarray(rec["mean"]))
             est[k]["sd"].append(np.asarray(rec["sd"]))
             est[k]["seconds"].append(rec["seconds"])
+            est[k].setdefault("shards", set()).add(rec.get("shards", 1))
             for lv in LEVELS:
                 est[k]["hits"][lv].append(np.asarray(rec["hits"][str(lv)]))
         print(f"dataset {d + 1}/{args.datasets} done ({time.perf_counter() - t_all:.0f} s)", flush=True)
@@ -173,8 +185,11 @@ def main():
             "rmse_over_prior_sd": (np.sqrt(((mean - truth) ** 2).mean(0)) / prior_sd).tolist(),
             "sd_over_prior_sd": (sd.mean(0) / prior_sd).tolist(),
             "coverage": {str(lv): cov[lv].tolist() for lv in LEVELS}, "under_coverage": under,
-            "median_seconds": float(np.median(est[k]["seconds"])), "mean": mean.tolist(), "sd": sd.tolist()}
-        md += [f"## {k.upper()} (median fit {res['median_seconds']:.1f} s)", ""]
+            "median_seconds": float(np.median(est[k]["seconds"])), "mean": mean.tolist(), "sd": sd.tolist(),
+            "concurrent_fits": max(est[k].get("shards", {1}))}
+        side = (f", {res['concurrent_fits']} fits running side by side (`--shard`): not comparable with one at a time"
+                if res["concurrent_fits"] > 1 else "")
+        md += [f"## {k.upper()} (median fit {res['median_seconds']:.1f} s{side})", ""]
         md += recovery_table(res, spec.params, n)
         md += ["", "Under-coverage beyond 2 MC SE: " + (", ".join(f"{p} at {lv:.0%} ({c:.2f})" for p, lv, c in under) or "none") + ".", ""]
     out["truth"] = truth.tolist()

@@ -117,7 +117,9 @@ def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:
           "the fit's uniform prior over the box, numpyro 1 x (400 + 400), p_outlier = 0"
           + (f", nre_likelihood='{likelihood}'" if likelihood != "normalised" else "") + "; "
           f"`benchmarks/results/recovery_{model}.md`):", "", "NRE (median fit "
-          f"{nre['median_seconds']:.1f} s on 2 CPU cores):", ""] + _report.recovery_table(nre, params, n)
+          f"{nre['median_seconds']:.1f} s on 2 CPU cores"
+          + (f", with {nre['concurrent_fits']} fits running side by side" if nre.get("concurrent_fits", 1) > 1 else "")
+          + "):", ""] + _report.recovery_table(nre, params, n)
     if "lan" in res["kinds"]:
         lan = res["kinds"]["lan"]
         lan_misses = coverage_misses(lan["coverage"], params, n)

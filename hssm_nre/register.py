@@ -194,7 +194,7 @@ def _uniform_priors(bounds: dict) -> dict:
 
 
 def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
-    from .architecture import network_weights
+    from .architecture import network_weights, normaliser_weights
     from .evidence import make_evidence_fn
     from .likelihood import make_log_ratio_fn
     from .normalisation import make_log_z_fn
@@ -332,7 +332,10 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
                     f"The {spec.name!r} network is validated with nre_likelihood='exact' (log Z by "
                     f"quadrature at each theta), which needs parameters constant across trials; "
                     f"{varying} vary by trial, so the 'normalised' likelihood is used, which its record "
-                    f"({entry.path / 'README.md'}) does not validate.",
+                    f"({entry.path / 'README.md'}) does not validate"
+                    + ("" if normaliser_weights(entry.weights) else
+                       " (and this network has no fitted normaliser: that likelihood is not normalised per theta)")
+                    + ".",
                     UserWarning,
                     stacklevel=6,
                 )

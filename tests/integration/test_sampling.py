@@ -92,9 +92,21 @@ def test_model_hssm_does_not_ship_gets_its_config_from_ssm_simulators(tmp_path):
 
 
 def test_exact_likelihood_samples_with_numpyro_and_gives_pointwise_log_likelihood(ddm_data, tiny_path):
+    """And the pointwise log-likelihood HSSM stores is the exact one: at a draw, it sums to the
+    model's observed log-likelihood there (log Z included)."""
     m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path, nre_likelihood="exact")
     idata = m.sample(**SMALL)
     assert {"v", "a", "z", "t"} <= _posterior_vars(idata)
     ll = idata["log_likelihood"]
     vals = np.asarray(next(iter((ll.data_vars if hasattr(ll, "data_vars") else ll.to_dataset().data_vars).values())).values)
     assert vals.shape[-1] == len(ddm_data) and np.all(np.isfinite(vals))
+    pm_model = m.pymc_model
+    post = idata["posterior"]
+    point = {}
+    for var in pm_model.value_vars:
+        rv = pm_model.values_to_rvs[var]
+        draw = np.asarray(post[rv.name].values)[0, 0]
+        tr = pm_model.rvs_to_transforms.get(rv)
+        point[var.name] = np.asarray(tr.forward(draw, *rv.owner.inputs).eval() if tr is not None else draw)
+    observed = float(pm_model.compile_fn(pm_model.observedlogp)(point))
+    np.testing.assert_allclose(vals[0, 0].sum(), observed, rtol=1e-6)

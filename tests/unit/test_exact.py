@@ -119,3 +119,32 @@ def test_a_default_exact_falls_back_with_a_warning_when_parameters_vary(ddm_data
                       include=[{"name": "v", "formula": "v ~ 1 + x"}])
     assert m.nre.likelihood == "normalised"
     assert np.isfinite(m.pymc_model.compile_logp()(m.pymc_model.initial_point()))
+
+
+def test_exact_ignores_a_fitted_normaliser(ddm_data, tiny_entry, tiny_path, tmp_path):
+    """'exact' integrates the raw network: a fitted normaliser in the weights changes nothing
+    (else log Z would be subtracted twice), while it does change the 'normalised' likelihood."""
+    import shutil
+
+    from hssm_nre.architecture import normaliser_shapes
+    from hssm_nre.cache import replace_weights
+
+    dst = tmp_path / "with_normaliser"
+    shutil.copytree(tiny_path, dst)
+    r = np.random.default_rng(0)
+    nw = {k: r.normal(scale=0.3, size=shape).astype(np.float32) for k, shape in normaliser_shapes(4, (8,)).items()}
+    replace_weights(dst, dict(tiny_entry.weights) | nw, {"normaliser": {"settings": {}}})
+    data = ddm_data.assign(rt=ddm_data.rt + 1.2)
+
+    def observed(path, kind):
+        m = hssm.HSSM(data=data, model="ddm", loglik_kind="nre", nre_weights=path, p_outlier=0, nre_likelihood=kind)
+        return float(m.pymc_model.compile_fn(m.pymc_model.observedlogp)(m.pymc_model.initial_point()))
+
+    assert abs(observed(dst, "normalised") - observed(tiny_path, "normalised")) > 1.0  # the normaliser is live
+    np.testing.assert_allclose(observed(dst, "exact"), observed(tiny_path, "exact"), rtol=1e-7)
+    theta = THETA[0]
+    from hssm_nre.cache import load_entry
+
+    e2 = load_entry(dst)
+    assert float(make_log_z_fn(e2.spec, e2.weights, e2.evidence)(theta)) == pytest.approx(
+        float(make_log_z_fn(tiny_entry.spec, tiny_entry.weights, tiny_entry.evidence)(theta)), abs=1e-9)
