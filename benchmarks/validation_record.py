@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/validation_record.py angle weibull ...   # from recovery_<model>.json
     .venv/bin/python benchmarks/validation_record.py ddm_sdv             # from fidelity_ddm_sdv.json
     .venv/bin/python benchmarks/validation_record.py full_ddm            # recovery + fidelity_full_ddm.json figures
+    .venv/bin/python benchmarks/validation_record.py lca_3 --tag exact   # from recovery_lca_3_exact.json
 
 For each model: reads ``hssm_nre/pretrained/<model>/metadata.json`` and the committed results,
 applies one rule, writes ``hssm_nre/pretrained/<model>/README.md`` (how it was trained, the
@@ -103,20 +104,26 @@ def box_line(meta: dict) -> str:
     return f"Training box (= HSSM bounds): {_box(spec)}."
 
 
-def record_from_recovery(model: str, meta: dict) -> tuple[str, str, list[str]]:
-    res = json.loads((RESULTS / f"recovery_{model}.json").read_text())
+def recovery_stem(model: str, tag: str | None = None) -> str:
+    """The recovery report a record is written from: recovery_<model>[_<tag>] (recovery.py --tag)."""
+    return f"recovery_{model}" + (f"_{tag}" if tag else "")
+
+
+def record_from_recovery(model: str, meta: dict, tag: str | None = None) -> tuple[str, str, list[str]]:
+    stem = recovery_stem(model, tag)
+    res = json.loads((RESULTS / f"{stem}.json").read_text())
     params, n = meta["spec"]["params"], res["datasets"]
     nre = res["kinds"]["nre"]
     misses = coverage_misses(nre["coverage"], params, n)
     status = "failed" if misses else "passed"
     lan_arg = ""
-    report = (RESULTS / f"recovery_{model}.md").read_text()
+    report = (RESULTS / f"{stem}.md").read_text()
     cmd = re.search(r"Reproduce: `([^`]+)`", report).group(1)
     likelihood = res.get("likelihood", "normalised")
     md = [f"`{cmd}` ({n} datasets x {res['trials']} trials, parameters drawn from "
           "the fit's uniform prior over the box, numpyro 1 x (400 + 400), p_outlier = 0"
           + (f", nre_likelihood='{likelihood}'" if likelihood != "normalised" else "") + "; "
-          f"`benchmarks/results/recovery_{model}.md`):", "", "NRE (median fit "
+          f"`benchmarks/results/{stem}.md`):", "", "NRE (median fit "
           f"{nre['median_seconds']:.1f} s on 2 CPU cores"
           + (f", with {nre['concurrent_fits']} fits running side by side" if nre.get("concurrent_fits", 1) > 1 else "")
           + "):", ""] + _report.recovery_table(nre, params, n)
@@ -196,18 +203,21 @@ def record_from_fidelity(model: str, meta: dict) -> tuple[str, str, list[str]]:
     return status, summary, md
 
 
-def write(model: str) -> str:
+def write(model: str, tag: str | None = None) -> str:
     d = PRETRAINED / model
     meta = json.loads((d / "metadata.json").read_text())
     fid = RESULTS / f"fidelity_{model}.json"
     source = "fidelity" if fid.is_file() and "flat" in json.loads(fid.read_text()) else "recovery"
-    status, summary, body = (record_from_fidelity if source == "fidelity" else record_from_recovery)(model, meta)
+    if source == "fidelity":
+        status, summary, body = record_from_fidelity(model, meta)
+    else:
+        status, summary, body = record_from_recovery(model, meta, tag)
     if meta.get("known_issue"):  # a fault found after training, e.g. in its training data
         summary += f" Known issue: {meta['known_issue']}"
     meta["validation"] = {"status": status, "summary": summary, "record": "README.md"}
     # the likelihood the record validates is the one hssm.HSSM uses by default for this network
-    likelihood = json.loads((RESULTS / f"recovery_{model}.json").read_text()).get("likelihood", "normalised") \
-        if source == "recovery" else "normalised"
+    likelihood = json.loads((RESULTS / f"{recovery_stem(model, tag)}.json").read_text()).get(
+        "likelihood", "normalised") if source == "recovery" else "normalised"
     if likelihood == "normalised":
         meta.pop("default_likelihood", None)
     else:
@@ -218,7 +228,8 @@ def write(model: str) -> str:
                if source == "fidelity" else ""))
     text = [f"# Shipped {model} network", "", "Reproduce (the command recorded in `metadata.json`):", "",
             f"    {meta['reproduce']}", "", training_paragraph(meta), "", box_line(meta), "", "## Validation record", "",
-            f"**Status: {status}** (rule: {rule}; written by `benchmarks/validation_record.py {model}`"
+            f"**Status: {status}** (rule: {rule}; written by `benchmarks/validation_record.py {model}"
+            + (f" --tag {tag}" if tag else "") + "`"
             + ("; `hssm.HSSM` warns when this network is used" if status == "failed" else "") + ").", "",
             summary, ""]
     if meta.get("default_likelihood"):
@@ -233,8 +244,10 @@ def write(model: str) -> str:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="+")
-    for m in ap.parse_args().models:
-        print(write(m))
+    ap.add_argument("--tag", default=None, help="write the records from recovery_<model>_<tag>.* (recovery.py --tag)")
+    args = ap.parse_args()
+    for m in args.models:
+        print(write(m, args.tag))
 
 
 if __name__ == "__main__":
