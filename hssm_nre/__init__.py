@@ -15,18 +15,24 @@ import os as _os
 _os.environ.setdefault("KERAS_BACKEND", "jax")
 
 from ._version import __version__  # noqa: E402
-from .cache import cache_dir, find_network, list_entries, load_entry  # noqa: E402
+from .cache import cache_dir, find_network, list_entries, load_entry, pin, unpin  # noqa: E402
 from .config import ModelSpec, TrainSettings, available_models, model_spec  # noqa: E402
 from .errors import (  # noqa: E402
     CacheCorruptedError,
+    CacheEntryWarning,
     CacheMismatchError,
+    CacheWriteError,
     InvalidDataError,
+    NREWarning,
+    PriorOutsideBoxWarning,
+    WrongModelError,
     NetworkNotFoundError,
     NREError,
     ParameterOutOfBoundsError,
     UnknownModelError,
     UnsupportedModelError,
 )
+from .interrupt import TrainingInterrupted  # noqa: E402
 from .register import NREInfo, install  # noqa: E402
 from .training import train  # noqa: E402
 
@@ -52,6 +58,8 @@ __all__ = [
     "load_entry",
     "list_entries",
     "cache_dir",
+    "pin",
+    "unpin",
     "install",
     "NREInfo",
     "NREError",
@@ -62,4 +70,10 @@ __all__ = [
     "CacheMismatchError",
     "InvalidDataError",
     "ParameterOutOfBoundsError",
+    "CacheWriteError",
+    "WrongModelError",
+    "TrainingInterrupted",
+    "NREWarning",
+    "CacheEntryWarning",
+    "PriorOutsideBoxWarning",
 ]

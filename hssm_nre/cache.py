@@ -1,26 +1,44 @@
-"""Per-model weight cache, shipped networks, and loading with compatibility checks.
+"""Per-model weight cache, shipped networks, and which network a model uses.
 
 Layout (never inside the installed package)::
 
     $HSSM_NRE_CACHE_DIR (default: $XDG_CACHE_HOME/hssm_nre or ~/.cache/hssm_nre)
       <model>/<key>/weights.npz      # float32 arrays, loaded with allow_pickle=False
       <model>/<key>/metadata.json    # spec, settings, versions, sha256 of weights, timings
+      <model>/.<key>.lock            # file lock held while an entry is published or swapped
+      <model>/pinned.json            # optional: the entry `hssm-nre cache pin` chose
 
-``key`` hashes everything that changes the network: the model spec (parameter
-order, training box, choices, features), the training settings, the weight
-format and the versions of ssm-simulators, bayesflow, keras and hssm_nre.
-Entries are written to a temporary folder and renamed into place, so a crash or
-Ctrl-C mid-write leaves no entry. Shipped networks live in
-``hssm_nre/pretrained/<model>/`` with the same two files.
+``key`` hashes everything that changes the network: the model spec (parameter order,
+training box, choices, features), the training settings, the weight format and the
+versions of ssm-simulators, bayesflow, keras and hssm_nre.
+
+Safe under crashes and concurrency, as pip's and huggingface_hub's caches are: an entry is
+written under a unique temporary name (``.tmp-<host>-<pid>-...``) in the model's folder and
+published by one rename while its key's file lock is held. A complete entry is never removed
+before a complete replacement is in place: a second writer of the same key keeps the first
+writer's entry; a damaged entry is renamed aside only once its replacement is written. Readers
+that find an entry half-swapped read it again under the lock. Temporary folders left by a
+crashed writer are removed at the next write. Every failure is a typed error with its fix.
+
+Which network a model uses (:func:`find_network`): a pinned cache entry, else the newest
+cache entry whose validation passed, else the shipped network, else the newest usable cache
+entry. A cache entry that cannot be used is reported in a :class:`CacheEntryWarning` that names
+it, the reason, the fix and the network used instead; it is never skipped in silence.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import os
 import shutil
+import socket
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -30,24 +48,50 @@ import numpy as np
 
 from .architecture import NORMALISER_PREFIX, layer_shapes, network_weights, normaliser_shapes, normaliser_weights
 from .config import ModelSpec, TrainSettings, model_spec
-from .errors import CacheCorruptedError, CacheMismatchError, NetworkNotFoundError
+from .errors import (
+    CacheCorruptedError,
+    CacheEntryWarning,
+    CacheMismatchError,
+    CacheWriteError,
+    NetworkNotFoundError,
+    NREError,
+)
+from .errors import warn as _warn
 
 __all__ = [
     "NetworkEntry",
+    "CacheRecord",
     "cache_dir",
     "cache_key",
     "save_entry",
     "load_entry",
     "list_entries",
+    "scan",
     "find_network",
+    "find_by_checksum",
+    "pin",
+    "unpin",
+    "pinned_key",
+    "remove_entry",
+    "ensure_writable",
     "replace_weights",
     "shipped_dir",
+    "shipped_models",
     "package_versions",
 ]
+
+#: A child of HSSM's logger, which prints INFO lines (as HSSM's own "Model initialized").
+_log = logging.getLogger("hssm.nre")
 
 FORMAT_VERSION = 1
 ENV_VAR = "HSSM_NRE_CACHE_DIR"
 _VERSIONED = ("ssm-simulators", "bayesflow", "keras", "hssm-nre")
+#: Seconds a writer waits for another process to finish publishing the same key.
+LOCK_TIMEOUT = 120.0
+#: A temporary folder older than this is a crashed writer's (a write takes milliseconds).
+STALE_SECONDS = 600.0
+_TMP = ".tmp-"
+PIN_FILE = "pinned.json"
 
 
 def cache_dir() -> Path:
@@ -60,10 +104,18 @@ def cache_dir() -> Path:
 
 
 def shipped_dir() -> Path:
+    """The folder of the networks shipped inside the package."""
     return Path(__file__).parent / "pretrained"
 
 
+def shipped_models() -> list[str]:
+    """Names of the models with a shipped network."""
+    d = shipped_dir()
+    return sorted(p.name for p in d.iterdir() if (p / "metadata.json").is_file()) if d.is_dir() else []
+
+
 def package_versions() -> dict[str, str]:
+    """Versions of the packages that change a trained network (part of the cache key)."""
     out = {}
     for name in _VERSIONED:
         try:
@@ -74,6 +126,7 @@ def package_versions() -> dict[str, str]:
 
 
 def cache_key(spec: ModelSpec, settings: TrainSettings, versions: dict[str, str]) -> str:
+    """The entry's folder name: a hash of the spec, settings, weight format and versions."""
     blob = json.dumps(
         {
             "format": FORMAT_VERSION,
@@ -86,17 +139,20 @@ def cache_key(spec: ModelSpec, settings: TrainSettings, versions: dict[str, str]
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return _sha256_bytes(Path(path).read_bytes())
 
 
 @dataclass
 class NetworkEntry:
-    """A loaded network: its spec, settings, weights and metadata."""
+    """A loaded network: its spec, settings, weights and metadata.
+
+    ``reason`` says why :func:`find_network` chose it (empty for a folder loaded directly).
+    """
 
     spec: ModelSpec
     settings: TrainSettings
@@ -104,10 +160,136 @@ class NetworkEntry:
     evidence: dict[str, np.ndarray] | None
     metadata: dict[str, Any]
     path: Path
+    reason: str = ""
 
     @property
     def source(self) -> str:
+        """Where it came from: "shipped", "cache", "path" or "trained"."""
         return self.metadata.get("source", "cache")
+
+    @property
+    def sha256(self) -> str:
+        """The checksum of its weights file: which network this is, wherever it lies."""
+        return str(self.metadata.get("weights_sha256", ""))
+
+    @property
+    def validation_status(self) -> str | None:
+        """"passed", "failed", or None when the network was never validated."""
+        return (self.metadata.get("validation") or {}).get("status")
+
+
+# ----------------------------------------------------------------------------- writing
+def _host() -> str:
+    return socket.gethostname().replace("-", "_") or "host"
+
+
+def _tmp_prefix() -> str:
+    return f"{_TMP}{_host()}-{os.getpid()}-"
+
+
+def _write_fix(root: Path) -> str:
+    return (
+        f"Point {ENV_VAR} (or `--cache-dir`) at a writable folder, or make {root} writable."
+    )
+
+
+def ensure_writable(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` if needed and check that a file can be written in it.
+
+    Raises :class:`CacheWriteError` naming the folder and the fix; called before any
+    simulation, so a read-only cache is found out in a second, not after the training.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=_tmp_prefix(), dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise CacheWriteError(
+            f"Cannot write to the cache folder {folder}: {e.strerror or e}. {_write_fix(folder)}"
+        ) from e
+    return folder
+
+
+@contextmanager
+def _key_lock(model_root: Path, key: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """The file lock of one cache key (``filelock``: released by the OS if the holder dies)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(model_root / f".{key}.lock"), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout as e:
+        raise CacheWriteError(
+            f"Another process has held the lock {model_root / f'.{key}.lock'} for over {timeout:.0f} s "
+            "while publishing the same network. Wait for it, or, if no hssm-nre process is running, "
+            "delete that lock file."
+        ) from e
+    except OSError as e:
+        raise CacheWriteError(
+            f"Cannot create the lock file in {model_root}: {e.strerror or e}. {_write_fix(model_root)}"
+        ) from e
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _is_stale(p: Path, now: float) -> bool:
+    try:
+        age = now - p.stat().st_mtime
+    except OSError:
+        return False
+    try:
+        host, pid, _ = p.name[len(_TMP):].rsplit("-", 2)
+        pid_i = int(pid)
+    except ValueError:  # another naming (older hssm_nre): by age only
+        return age > STALE_SECONDS
+    # signal 0 only asks whether the process exists (POSIX; on Windows os.kill would end it).
+    # A writer in another PID namespace under the same host name looks gone: its folder is
+    # then removed early, which costs that writer its write, never a published entry.
+    if os.name == "posix" and host == _host() and pid_i != os.getpid():
+        try:
+            os.kill(pid_i, 0)
+        except ProcessLookupError:
+            return True  # its writer is gone
+        except PermissionError:
+            pass  # alive, another user's
+    return age > STALE_SECONDS
+
+
+def clean_stale_temps(model_root: Path) -> list[Path]:
+    """Remove temporary folders (and pin files) that crashed writers left in ``model_root``;
+    return them."""
+    now = time.time()
+    removed = []
+    if not model_root.is_dir():
+        return removed
+    for p in model_root.iterdir():
+        if p.name.startswith(_TMP) and _is_stale(p, now):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _aside(path: Path) -> Path:
+    """Rename ``path`` to a fresh temporary name beside it; return the new name."""
+    aside = Path(tempfile.mkdtemp(prefix=_tmp_prefix() + "old", dir=path.parent))
+    os.rmdir(aside)
+    os.rename(path, aside)
+    return aside
+
+
+def _write_arrays(file: Path, weights: dict[str, np.ndarray], evidence: dict[str, np.ndarray] | None) -> None:
+    """weights.npz: float32 arrays, the network's under ``w/``, the evidence term's under ``e/``."""
+    arrays = {f"w/{k}": np.asarray(v, np.float32) for k, v in weights.items()}
+    if evidence is not None:
+        arrays |= {f"e/{k}": np.asarray(v, np.float32) for k, v in evidence.items()}
+    np.savez(file, **arrays)
 
 
 def save_entry(
@@ -119,15 +301,20 @@ def save_entry(
     extra_metadata: dict[str, Any] | None = None,
     root: Path | None = None,
 ) -> Path:
-    """Write weights and metadata atomically; return the entry folder."""
+    """Write an entry and publish it atomically; return its folder.
+
+    If a complete entry of the same key is already there (another process trained the same
+    network), it is kept and this one discarded; a damaged one is replaced. Raises
+    :class:`CacheWriteError` when the cache cannot be written.
+    """
     versions = package_versions()
     key = cache_key(spec, settings, versions)
     root = cache_dir() if root is None else Path(root)
-    model_root = root / spec.name
-    model_root.mkdir(parents=True, exist_ok=True)
+    model_root = ensure_writable(root / spec.name)
     final = model_root / key
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=model_root))
+    tmp = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(), dir=model_root))
         _write_arrays(tmp / "weights.npz", weights, evidence)
         meta = {
             "format": FORMAT_VERSION,
@@ -136,56 +323,132 @@ def save_entry(
             "spec": spec.to_dict(),
             "settings": settings.to_dict(),
             "versions": versions,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "weights_sha256": _sha256(tmp / "weights.npz"),
         } | (extra_metadata or {})
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with _key_lock(model_root, key):
+            clean_stale_temps(model_root)
+            if not final.exists():
+                os.rename(tmp, final)
+                tmp = None
+            elif _existing_sha(final) == meta["weights_sha256"]:
+                _log.info("%s already holds these weights (another process wrote them); kept it.", final)
+            else:
+                # damaged, or another network under the same key (e.g. trained without the
+                # normaliser before): replaced whole, put back if the new one cannot go in
+                old = _aside(final)
+                try:
+                    os.rename(tmp, final)
+                except OSError:
+                    os.rename(old, final)
+                    raise
+                tmp = None
+                shutil.rmtree(old, ignore_errors=True)
+    except CacheWriteError:
         raise
+    except OSError as e:
+        raise CacheWriteError(f"Could not write the cache entry {final}: {e}. {_write_fix(model_root)}") from e
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
-def _write_arrays(file: Path, weights: dict[str, np.ndarray], evidence: dict[str, np.ndarray] | None) -> None:
-    """weights.npz: float32 arrays, the network's under ``w/``, the evidence term's under ``e/``."""
-    arrays = {f"w/{k}": np.asarray(v, np.float32) for k, v in weights.items()}
-    if evidence is not None:
-        arrays |= {f"e/{k}": np.asarray(v, np.float32) for k, v in evidence.items()}
-    np.savez(file, **arrays)
+def _existing_sha(path: Path) -> str | None:
+    """The checksum of a complete, loadable entry at ``path``, or None."""
+    try:
+        return _load(path, check_spec=False).sha256
+    except NREError:
+        return None
 
 
-def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEntry:
-    """Load an entry folder (or its ``metadata.json``), verifying it thoroughly.
+def replace_weights(
+    path: str | os.PathLike, weights: dict[str, np.ndarray], metadata_update: dict[str, Any]
+) -> NetworkEntry:
+    """Replace an entry's weights (keeping its evidence) and update its metadata, atomically.
 
-    Raises :class:`CacheCorruptedError` when files are missing or unreadable or
-    the weights' checksum or shapes disagree with the metadata, and
-    :class:`CacheMismatchError` when the entry was trained for a model spec that
-    differs from today's ssm-simulators config.
+    The new files are written to a temporary folder beside the entry and checked by loading
+    them; the swap (two renames) runs under the entry's lock, so readers never see half of
+    it, and a crash leaves the old entry or the new one (and at worst a temporary folder,
+    removed at the next write). Used to add a normaliser to a trained network without
+    retraining it. Returns the new entry.
     """
     path = Path(path)
-    if path.name == "metadata.json":
-        path = path.parent
-    fix = f"Delete {path} and retrain with `hssm-nre train <model>`."
-    meta_file, weights_file = path / "metadata.json", path / "weights.npz"
-    if not meta_file.is_file() or not weights_file.is_file():
-        raise CacheCorruptedError(f"Network folder {path} lacks metadata.json or weights.npz. {fix}")
+    entry = load_entry(path, check_spec=False)
     try:
-        meta = json.loads(meta_file.read_text())
+        tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(), dir=path.parent))
+    except OSError as e:
+        raise CacheWriteError(f"Cannot write beside {path}: {e.strerror or e}. {_write_fix(path.parent)}") from e
+    old = None
+    try:
+        _write_arrays(tmp / "weights.npz", weights, entry.evidence)
+        meta = entry.metadata | metadata_update
+        meta.pop("source", None)
+        meta["weights_sha256"] = _sha256(tmp / "weights.npz")
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        for extra in path.iterdir():  # anything else in the folder (a README) travels along
+            if extra.name not in ("weights.npz", "metadata.json"):
+                (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, tmp / extra.name)
+        new = _load(tmp, check_spec=False)  # what is swapped in must load
+        # a cache entry is swapped under its key's lock (readers may be loading it); a folder of
+        # the user's elsewhere has no concurrent readers and gets no lock file beside it
+        with _key_lock(path.parent, path.name) if _in_cache(path) else nullcontext():
+            old = _aside(path)
+            os.rename(tmp, path)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not path.exists():
+            os.rename(old, path)
+        if isinstance(e, OSError) and not isinstance(e, CacheWriteError):
+            raise CacheWriteError(f"Could not replace the weights of {path}: {e}. {_write_fix(path.parent)}") from e
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    new.path = path
+    return new
+
+
+# ----------------------------------------------------------------------------- reading
+def _fix_for(path: Path, model: str | None) -> str:
+    if path.parent == shipped_dir():
+        return "Reinstall hssm-nre to restore the shipped network."
+    train = f"`hssm-nre train {model}`" if model else "`hssm-nre train MODEL`"
+    return f"Delete {path} (`hssm-nre cache remove {path}`) and retrain with {train}."
+
+
+def _load(path: Path, *, check_spec: bool) -> NetworkEntry:
+    meta_file, weights_file = path / "metadata.json", path / "weights.npz"
+    if not path.is_dir():
+        raise NetworkNotFoundError(f"There is no network folder at {path}.")
+    guess = path.parent.name if path.parent.parent == cache_dir() else None
+    if not meta_file.is_file() or not weights_file.is_file():
+        raise CacheCorruptedError(
+            f"Network folder {path} lacks metadata.json or weights.npz. {_fix_for(path, guess)}"
+        )
+    try:
+        meta_text = meta_file.read_text()
+        blob = weights_file.read_bytes()
+    except OSError as e:
+        raise CacheCorruptedError(f"Cannot read {path}: {e}. {_fix_for(path, guess)}") from e
+    try:
+        meta = json.loads(meta_text)
+        if not isinstance(meta, dict):
+            raise TypeError("metadata.json does not hold an object")
+        model = meta.get("model") or (meta.get("spec") or {}).get("name") or guess
         spec = ModelSpec.from_dict(meta["spec"])
         settings = TrainSettings.from_dict(meta["settings"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise CacheCorruptedError(f"Unreadable metadata in {meta_file}: {e}. {fix}") from e
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CacheCorruptedError(f"Unreadable metadata in {meta_file}: {e}. {_fix_for(path, guess)}") from e
+    fix = _fix_for(path, model)
     if meta.get("format") != FORMAT_VERSION:
         raise CacheMismatchError(
             f"Network {path} has weight format {meta.get('format')}, this hssm_nre "
             f"reads format {FORMAT_VERSION}. {fix}"
         )
-    if _sha256(weights_file) != meta.get("weights_sha256"):
+    if _sha256_bytes(blob) != meta.get("weights_sha256"):
         raise CacheCorruptedError(f"Checksum mismatch for {weights_file}: the file is corrupted. {fix}")
     try:
-        with np.load(weights_file, allow_pickle=False) as z:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
             arrays = {k: np.asarray(z[k]) for k in z.files}
     except Exception as e:  # zipfile/ValueError: a damaged archive
         raise CacheCorruptedError(f"Cannot read {weights_file}: {e}. {fix}") from e
@@ -198,7 +461,7 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
     if check_spec:
         try:
             current = model_spec(spec.name)
-        except Exception:
+        except NREError:
             current = None
         differences = current.model_differences(spec) if current is not None else []
         if differences:
@@ -218,6 +481,41 @@ def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEn
     return NetworkEntry(spec, settings, weights, evidence, meta, path)
 
 
+def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEntry:
+    """Load a network folder (or its ``metadata.json``), verifying it thoroughly.
+
+    Raises :class:`NetworkNotFoundError` when there is no such folder,
+    :class:`CacheCorruptedError` when files are missing or unreadable or the weights'
+    checksum or shapes disagree with the metadata, and :class:`CacheMismatchError` when
+    the entry has another weight format or was trained for a model spec that differs from
+    today's ssm-simulators config. An entry of the cache found mid-swap is read again under
+    its lock.
+    """
+    path = Path(path)
+    if path.name == "metadata.json":
+        path = path.parent
+    return _load_retrying(path, check_spec=check_spec, retry=_in_cache(path))
+
+
+def _load_retrying(path: Path, *, check_spec: bool, retry: bool) -> NetworkEntry:
+    try:
+        return _load(path, check_spec=check_spec)
+    except (CacheCorruptedError, NetworkNotFoundError) as first:
+        if not retry:
+            raise
+        try:
+            with _key_lock(path.parent, path.name, timeout=10.0):
+                pass  # a swap in progress has finished once the lock is free
+        except CacheWriteError:
+            raise first from None
+        return _load(path, check_spec=check_spec)
+
+
+def _in_cache(path: Path) -> bool:
+    """Whether ``path`` is an entry folder of the cache in use (a publisher may be swapping it)."""
+    return path.parent.parent == cache_dir() or (path.parent / f".{path.name}.lock").exists()
+
+
 def _normaliser_consistent(nw: dict[str, np.ndarray], n_params: int) -> bool:
     """An optional normaliser must be a complete MLP chain from the parameters to one output."""
     if not nw:
@@ -228,44 +526,7 @@ def _normaliser_consistent(nw: dict[str, np.ndarray], n_params: int) -> bool:
     return {k: tuple(v.shape) for k, v in nw.items()} == normaliser_shapes(n_params, widths)
 
 
-def replace_weights(
-    path: str | os.PathLike, weights: dict[str, np.ndarray], metadata_update: dict[str, Any]
-) -> NetworkEntry:
-    """Replace an entry's weights (keeping its evidence) and update its metadata, atomically.
-
-    The new files are written to a temporary folder beside the entry, then swapped in by two
-    renames; a crash leaves either the old entry or the new one at ``path`` (and at worst a
-    ``.tmp-`` folder, which :func:`list_entries` ignores). Used to add a normaliser to a
-    trained network without retraining it. Returns the new entry (loaded, as a check, before
-    the swap).
-    """
-    path = Path(path)
-    entry = load_entry(path, check_spec=False)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
-    old = None
-    try:
-        _write_arrays(tmp / "weights.npz", weights, entry.evidence)
-        meta = entry.metadata | metadata_update
-        meta["weights_sha256"] = _sha256(tmp / "weights.npz")
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        for extra in path.iterdir():  # anything else in the folder (a README) travels along
-            if extra.name not in ("weights.npz", "metadata.json"):
-                (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, tmp / extra.name)
-        new = load_entry(tmp, check_spec=False)  # what is swapped in must load
-        old = Path(tempfile.mkdtemp(prefix=".tmp-old-", dir=path.parent))
-        os.rmdir(old)
-        os.replace(path, old)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not path.exists():
-            os.replace(old, path)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-    new.path = path
-    return new
-
-
+# ----------------------------------------------------------------------------- the cache's contents
 def list_entries(root: Path | None = None) -> dict[str, list[Path]]:
     """Cached entry folders per model name (temporary folders excluded), newest first."""
     root = cache_dir() if root is None else Path(root)
@@ -273,53 +534,256 @@ def list_entries(root: Path | None = None) -> dict[str, list[Path]]:
     if not root.is_dir():
         return out
     for model_root in sorted(p for p in root.iterdir() if p.is_dir()):
-        entries = [
-            p for p in model_root.iterdir() if p.is_dir() and not p.name.startswith(".tmp-")
-        ]
+        entries = []
+        for p in model_root.iterdir():
+            if p.is_dir() and not p.name.startswith(_TMP):
+                try:
+                    entries.append((p.stat().st_mtime, p))
+                except OSError:  # removed meanwhile
+                    continue
         if entries:
-            out[model_root.name] = sorted(entries, key=lambda p: p.stat().st_mtime, reverse=True)
+            out[model_root.name] = [p for _, p in sorted(entries, key=lambda e: e[0], reverse=True)]
     return out
 
 
-def shipped_models() -> list[str]:
-    d = shipped_dir()
-    return sorted(p.name for p in d.iterdir() if (p / "metadata.json").is_file()) if d.is_dir() else []
+@dataclass
+class CacheRecord:
+    """One cache folder and whether it can be used."""
+
+    model: str
+    path: Path
+    entry: NetworkEntry | None = None
+    problem: str | None = None
+    pinned: bool = False
+    size: int = 0
+
+    @property
+    def usable(self) -> bool:
+        return self.entry is not None and self.problem is None
+
+    @property
+    def status(self) -> str:
+        if not self.usable:
+            return "unusable"
+        return "pinned" if self.pinned else (self.entry.validation_status or "not validated")
 
 
-def find_network(name: str, *, root: Path | None = None) -> NetworkEntry:
-    """The network ``hssm.HSSM(model=name, loglik_kind="nre")`` uses.
+def _folder_size(path: Path) -> int:
+    try:
+        return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    except OSError:
+        return 0
 
-    Order: the newest cache entry for ``name`` whose versions match the installed
-    packages, else the shipped network. A cache entry trained under other package
-    versions is skipped with its reason kept for the error message.
-    """
-    entries = list_entries(root).get(name, [])
+
+def _version_problem(entry: NetworkEntry, versions: dict[str, str]) -> str | None:
+    got = entry.metadata.get("versions")
+    if got == versions:
+        return None
+    if not isinstance(got, dict):
+        return f"{entry.path} records no package versions."
+    diff = ", ".join(f"{k} {got.get(k)} (installed {v})" for k, v in versions.items() if got.get(k) != v)
+    return f"{entry.path} was trained under other package versions: {diff}."
+
+
+def scan(root: Path | None = None, model: str | None = None) -> list[CacheRecord]:
+    """Every cache entry (of ``model``, or all), loaded and checked (checksums included),
+    newest first within each model."""
+    root = cache_dir() if root is None else Path(root)
     versions = package_versions()
-    problems = []
-    for p in entries:
-        try:
-            entry = load_entry(p)
-        except (CacheCorruptedError, CacheMismatchError) as e:
-            problems.append(str(e))
+    out = []
+    for name, paths in list_entries(root).items():
+        if model is not None and name != model:
             continue
-        if entry.metadata.get("versions") != versions:
-            problems.append(
-                f"{p} was trained under {entry.metadata.get('versions')}, installed {versions}; "
-                f"retrain with `hssm-nre train {name}`."
-            )
-            continue
-        entry.metadata["source"] = "cache"
-        return entry
+        pin = pinned_key(name, root=root)
+        for p in paths:
+            rec = CacheRecord(name, p, pinned=(pin == p.name), size=_folder_size(p))
+            try:
+                rec.entry = _load_retrying(p, check_spec=True, retry=True)
+            except NREError as e:
+                rec.problem = str(e)
+            else:
+                rec.entry.metadata["source"] = "cache"
+                if rec.entry.spec.name != name:
+                    rec.problem = (
+                        f"{p} holds a network for {rec.entry.spec.name!r} in the folder of {name!r}. "
+                        f"{_fix_for(p, rec.entry.spec.name)}"
+                    )
+                else:
+                    rec.problem = _version_problem(rec.entry, versions)
+                    if rec.problem:
+                        rec.problem += f" Retrain with `hssm-nre train {name}`."
+            out.append(rec)
+    return out
+
+
+def pinned_key(model: str, *, root: Path | None = None) -> str | None:
+    """The key of the entry pinned as ``model``'s network, or None."""
+    root = cache_dir() if root is None else Path(root)
+    f = root / model / PIN_FILE
+    try:
+        return str(json.loads(f.read_text())["key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def pin(path: str | os.PathLike, *, root: Path | None = None) -> NetworkEntry:
+    """Make the cache entry at ``path`` its model's network (over a validated shipped one)."""
+    path = Path(path)
+    root = cache_dir() if root is None else Path(root)
+    _check_cache_entry(path, root)
+    entry = load_entry(path)
+    model_root = root / entry.spec.name
+    if path.resolve().parent != model_root.resolve():
+        raise NetworkNotFoundError(
+            f"{path} is an entry of {path.parent.name!r}'s folder but holds a network for "
+            f"{entry.spec.name!r}; it cannot be pinned."
+        )
+    ensure_writable(model_root)
+    clean_stale_temps(model_root)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(), dir=model_root)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"key": path.name}, f)
+        os.replace(tmp, model_root / PIN_FILE)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise CacheWriteError(f"Could not pin {path}: {e}. {_write_fix(model_root)}") from e
+        raise
+    return entry
+
+
+def unpin(model: str, *, root: Path | None = None) -> bool:
+    """Remove ``model``'s pin; return whether there was one."""
+    root = cache_dir() if root is None else Path(root)
+    f = root / model / PIN_FILE
+    try:
+        f.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        raise CacheWriteError(f"Could not unpin {model!r} ({f}): {e}. {_write_fix(f.parent)}") from e
+    return True
+
+
+def _check_cache_entry(path: Path, root: Path) -> None:
+    """Refuse anything but an entry folder of the cache at ``root``: ``root/<model>/<key>``
+    holding a ``metadata.json`` (so no command deletes or pins a folder elsewhere)."""
+    try:
+        inside = path.resolve().parent.parent == root.resolve()
+    except OSError:
+        inside = False
+    if not (inside and path.is_dir() and not path.name.startswith((".", _TMP)) and (path / "metadata.json").is_file()):
+        raise NetworkNotFoundError(
+            f"{path} is not an entry of the cache at {root} (a folder {root}/MODEL/KEY with a "
+            "metadata.json); `hssm-nre cache` lists the entries."
+        )
+
+
+def remove_entry(path: str | os.PathLike, *, root: Path | None = None) -> None:
+    """Delete a cache entry (renamed aside under its lock first, so readers never see half).
+    Only entry folders of the cache at ``root`` (default :func:`cache_dir`) are removed."""
+    path = Path(path)
+    root = cache_dir() if root is None else Path(root)
+    _check_cache_entry(path, root)
+    try:
+        with _key_lock(path.parent, path.name):
+            old = _aside(path)
+        shutil.rmtree(old, ignore_errors=True)
+        if pinned_key(path.parent.name, root=root) == path.name:
+            (path.parent / PIN_FILE).unlink(missing_ok=True)
+    except CacheWriteError:
+        raise
+    except OSError as e:
+        raise CacheWriteError(f"Could not remove {path}: {e}. {_write_fix(path.parent)}") from e
+
+
+# ----------------------------------------------------------------------------- which network
+def _shipped(name: str) -> NetworkEntry | None:
     shipped = shipped_dir() / name
-    if (shipped / "metadata.json").is_file():
-        entry = load_entry(shipped)
-        entry.metadata["source"] = "shipped"
-        return entry
-    cached = ", ".join(sorted(list_entries(root))) or "none"
-    detail = (" Unusable entries: " + " | ".join(problems)) if problems else ""
-    raise NetworkNotFoundError(
-        f"No shipped or cached NRE for model {name!r} (shipped: "
-        f"{', '.join(shipped_models()) or 'none'}; cached: {cached}).{detail} "
-        f"Train one with `hssm-nre train {name}`, or pass `nre_train=True` to hssm.HSSM "
-        "to train on first use, or `nre_weights=<folder>`."
-    )
+    if not (shipped / "metadata.json").is_file():
+        return None
+    entry = load_entry(shipped)
+    entry.metadata["source"] = "shipped"
+    return entry
+
+
+def _describe(entry: NetworkEntry) -> str:
+    return f"the {entry.source} network {entry.path} (sha256 {entry.sha256[:12]})"
+
+
+def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> NetworkEntry:
+    """The network ``hssm.HSSM(model=name, loglik_kind="nre")`` uses, with the reason in
+    ``entry.reason``.
+
+    Order: the entry pinned with ``hssm-nre cache pin``; else the newest cache entry whose
+    validation passed; else the shipped network; else the newest usable cache entry. A newer,
+    unvalidated cache entry does not displace the shipped network (pin it to use it). Cache
+    entries that cannot be used (damaged, other package versions, other model spec) are named
+    in a :class:`CacheEntryWarning` with the reason, the fix and the network used instead.
+    """
+    records = scan(root, name)
+    usable = [r for r in records if r.usable]
+    bad = [r for r in records if not r.usable]
+    chosen: NetworkEntry | None = None
+    pin_key = pinned_key(name, root=root)
+    notes = []
+    if pin_key is not None:
+        rec = next((r for r in records if r.path.name == pin_key), None)
+        if rec is not None and rec.usable:
+            chosen, chosen_reason = rec.entry, "pinned with `hssm-nre cache pin`"
+        elif rec is None:
+            notes.append(f"the pinned entry {pin_key} is gone (unpin with `hssm-nre cache unpin {name}`)")
+        # a pinned entry that is there but unusable is named with the other unusable ones
+    if chosen is None:
+        validated = [r for r in usable if r.entry.validation_status == "passed"]
+        if validated:
+            chosen, chosen_reason = validated[0].entry, "the newest cache entry that passed validation"
+    if chosen is None:
+        chosen = _shipped(name)
+        if chosen is not None:
+            status = chosen.validation_status or "not validated"
+            chosen_reason = f"the shipped network (validation: {status})"
+            if usable:
+                keys = ", ".join(r.path.name for r in usable)
+                chosen_reason += (
+                    f"; cache entries not validated, so not used: {keys} "
+                    f"(use one with `hssm-nre cache pin {name} KEY` or `nre_weights=`)"
+                )
+    if chosen is None and usable:
+        chosen, chosen_reason = usable[0].entry, "the newest cache entry (no shipped network; not validated)"
+    if bad or notes:
+        instead = _describe(chosen) if chosen is not None else "none (no usable network)"
+        lines = [f"{r.path}: {r.problem}" for r in bad] + notes
+        if warn:
+            _warn(
+                CacheEntryWarning(
+                    f"{len(bad) + len(notes)} cache problem(s) for {name!r}"
+                    + (" (the pinned entry among them)" if pin_key and any(r.path.name == pin_key for r in bad) else "")
+                    + f", used instead: {instead}. "
+                    + " | ".join(lines)
+                    + " Remove unusable entries with `hssm-nre cache remove --unusable`."
+                )
+            )
+    if chosen is None:
+        shipped = ", ".join(shipped_models()) or "none"
+        cached = ", ".join(sorted(list_entries(root))) or "none"
+        detail = (" Unusable entries: " + " | ".join(f"{r.path}: {r.problem}" for r in bad)) if bad else ""
+        raise NetworkNotFoundError(
+            f"No shipped or cached NRE for model {name!r} (shipped: {shipped}; cached: {cached}).{detail} "
+            f"Train one with `hssm-nre train {name}`, or pass `nre_train=True` to hssm.HSSM "
+            "to train on first use, or `nre_weights=<folder>`."
+        )
+    chosen.reason = chosen_reason
+    return chosen
+
+
+def find_by_checksum(name: str, sha256: str, *, root: Path | None = None) -> NetworkEntry | None:
+    """The shipped network or cache entry of ``name`` whose weights have checksum ``sha256``."""
+    shipped = _shipped(name)
+    if shipped is not None and shipped.sha256 == sha256:
+        return shipped
+    for rec in scan(root, name):
+        if rec.entry is not None and rec.entry.sha256 == sha256:
+            return rec.entry
+    return None

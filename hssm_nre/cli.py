@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 
 def _settings_from(args):
-    from .config import TrainSettings
+    """TrainSettings from parsed ``hssm-nre train`` options (one table: config.TRAIN_FLAGS)."""
+    from .config import TRAIN_FLAGS, settings_from_flags
 
-    d = TrainSettings()
-    return TrainSettings(
-        n_simulations=args.n_simulations or d.n_simulations,
-        steps=args.steps or d.steps,
-        batch_size=args.batch_size or d.batch_size,
-        K=args.K or d.K,
-        gamma=args.gamma or d.gamma,
-        learning_rate=args.learning_rate or d.learning_rate,
-        widths=tuple(int(w) for w in args.widths.split(",")) if args.widths else d.widths,
-        evidence_widths=(
-            tuple(int(w) for w in args.evidence_widths.split(","))
-            if args.evidence_widths
-            else d.evidence_widths
-        ),
-        seed=d.seed if args.seed is None else args.seed,
-        extra=({} if args.stop_after_steps is None else {"stop_after_steps": args.stop_after_steps})
-        | ({} if args.pad is None else {"pad": args.pad}),
-    )
+    return settings_from_flags({f.field: getattr(args, f.field) for f in TRAIN_FLAGS})
 
 
 def cmd_train(args) -> int:
@@ -52,6 +37,7 @@ def cmd_train(args) -> int:
         settings,
         root=Path(args.cache_dir) if args.cache_dir else None,
         time_limit=None if args.time_limit is None else 60.0 * args.time_limit,
+        pin=args.pin,
         **({"normaliser": None} if args.no_normaliser else {}),
     )
     m = entry.metadata
@@ -65,6 +51,19 @@ def cmd_train(args) -> int:
         f"Trained {spec.name!r}: {m['steps_run']} steps in {m['train_seconds']} s "
         f"(+{m['simulation_seconds']} s simulating). Cached at {entry.path}"
     )
+    if args.pin:
+        print(f"Pinned: hssm.HSSM(model={spec.name!r}, loglik_kind='nre') uses this network.")
+    else:
+        from .cache import find_network
+
+        used = find_network(spec.name, root=Path(args.cache_dir) if args.cache_dir else None, warn=False)
+        if used.path != entry.path:
+            where = f" --cache-dir {args.cache_dir}" if args.cache_dir else ""
+            print(
+                f"hssm.HSSM(model={spec.name!r}, loglik_kind='nre') keeps using {used.reason.split(';')[0]} "
+                f"({used.path}); to use this one, `hssm-nre cache pin {spec.name} {entry.path.name}{where}` "
+                f"or pass nre_weights='{entry.path}'."
+            )
     return 0
 
 
@@ -79,8 +78,25 @@ def cmd_normalise(args) -> int:
             print(f"error: {args.weights} holds a network for {entry.spec.name!r}, not {args.model!r}.", file=sys.stderr)
             return 2
     else:
+        from .cache import scan
+        from .errors import NetworkNotFoundError
+
         model_spec(args.model)  # fails fast on unknown or unsupported names
         entry = find_network(args.model)
+        if entry.source == "shipped":  # never write into the installed package: the newest cache entry
+            cached = [r.entry for r in scan(model=args.model) if r.usable]
+            if not cached:
+                raise NetworkNotFoundError(
+                    f"{args.model!r} has no cache entry to normalise; its network is the shipped one "
+                    f"({entry.path}), which is not changed in place. Copy it and pass --weights COPY."
+                )
+            entry = cached[0]
+            print(
+                f"The {args.model!r} network in use is the shipped one, which is not changed in place; "
+                f"normalising the newest cache entry instead ({entry.path}; pin it with "
+                f"`hssm-nre cache pin {args.model} {entry.path.name}` to use it).",
+                file=sys.stderr,
+            )
     d = NormaliserSettings()
     settings = NormaliserSettings(n_theta=args.n_theta or d.n_theta, steps=args.steps or d.steps)
     print(f"Fitting the normaliser of {entry.source} network {entry.path} ...", file=sys.stderr)
@@ -94,22 +110,27 @@ def cmd_normalise(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .cache import list_entries, shipped_models
+    from .cache import scan, shipped_models
     from .config import available_models, model_spec
     from .errors import UnsupportedModelError
 
     shipped = set(shipped_models())
-    cached = list_entries()
+    records = scan()
     rows = []
     for name in available_models():
         try:
             spec = model_spec(name)
-            status = "shipped" if name in shipped else ("cached" if name in cached else "trainable")
-            if name in shipped and name in cached:
-                status = "shipped+cached"
-            rows.append((name, len(spec.choices), ",".join(spec.params), status))
         except UnsupportedModelError as e:
             rows.append((name, "-", "-", f"refused: {e}"))
+            continue
+        mine = [r for r in records if r.model == name]
+        n_ok = sum(r.usable for r in mine)
+        status = "+".join(
+            [s for s, on in (("shipped", name in shipped), ("cached", n_ok > 0)) if on]
+        ) or "trainable"
+        if len(mine) > n_ok:
+            status += f" ({len(mine) - n_ok} unusable cache entr{'y' if len(mine) - n_ok == 1 else 'ies'}: `hssm-nre cache`)"
+        rows.append((name, len(spec.choices), ",".join(spec.params), status))
     if args.json:
         print(json.dumps([dict(zip(("model", "choices", "params", "status"), r)) for r in rows], indent=1))
         return 0
@@ -133,7 +154,7 @@ def _features(spec) -> str:
 
 
 def cmd_info(args) -> int:
-    from .cache import find_network
+    from .cache import find_network, scan
     from .config import model_spec
     from .errors import NetworkNotFoundError
 
@@ -143,31 +164,136 @@ def cmd_info(args) -> int:
     print("box:     " + ", ".join(f"{p} [{lo:g}, {hi:g}]" for p, (lo, hi) in spec.bounds.items()))
     print(f"choices: {list(spec.choices)}")
     print(f"features: {_features(spec)} (for new training)")
+    records = scan(model=spec.name)
     try:
-        entry = find_network(spec.name)
+        entry = find_network(spec.name, warn=False)
     except NetworkNotFoundError as e:
         print(f"network: none ({e})")
-        return 0
-    m = entry.metadata
-    print(f"network: {entry.source} at {entry.path}")
-    print(f"  features: {_features(entry.spec)}")
-    for key in ("reproduce", "train_seconds", "simulation_seconds", "steps_run", "versions"):
-        if key in m:
-            print(f"  {key}: {m[key]}")
-    norm = m.get("normaliser")
-    if norm:
-        from .normalisation import shift_text
+        entry = None
+    if entry is not None:
+        m = entry.metadata
+        print(f"network: {entry.source} at {entry.path}")
+        print(f"  chosen: {entry.reason}")
+        print(f"  sha256: {entry.sha256}")
+        print(f"  features: {_features(entry.spec)}")
+        for key in ("reproduce", "train_seconds", "simulation_seconds", "steps_run", "versions"):
+            if key in m:
+                print(f"  {key}: {m[key]}")
+        rt = m.get("rt_range")
+        print(
+            "  rt seen in training: "
+            + (f"{rt['min']:.3g} to {rt['max']:.3g} s (decisions up to max_t = {rt['max_t']:g} s)" if rt
+               else "not recorded (decisions up to ssm-simulators' max_t = 20 s)")
+        )
+        norm = m.get("normaliser")
+        if norm:
+            from .normalisation import shift_text
 
-        print(f"  normaliser: yes ({norm['density']}); shift from the mass error at N = 1,000 "
-              f"(held-out median, SDs): {shift_text(norm)}")
-    else:
-        print("  normaliser: none (add one with `hssm-nre normalise " + spec.name + "`)")
-    print(f"  likelihood in hssm.HSSM by default: {m.get('default_likelihood', 'normalised')}")
-    validation = m.get("validation")
-    if validation:
-        print(f"  validation: {validation.get('status')} - {validation.get('summary', '')} "
-              f"(record: {entry.path / validation.get('record', 'README.md')})")
+            print(f"  normaliser: yes ({norm['density']}); shift from the mass error at N = 1,000 "
+                  f"(held-out median, SDs): {shift_text(norm)}")
+        else:
+            print("  normaliser: none (add one with `hssm-nre normalise " + spec.name + "`)")
+        print(f"  likelihood in hssm.HSSM by default: {m.get('default_likelihood', 'normalised')}")
+        validation = m.get("validation")
+        if validation:
+            print(f"  validation: {validation.get('status')} - {validation.get('summary', '')} "
+                  f"(record: {entry.path / validation.get('record', 'README.md')})")
+        else:
+            print("  validation: none")
+    if records:
+        print(f"cache entries ({len(records)}):")
+        for r in records:
+            print(_record_line(r, r.path.name))
     return 0
+
+
+def _record_line(r, name: str) -> str:
+    """One cache entry: name, status, size, and why it is unusable."""
+    return f"  {name}  {r.status:<13}  {r.size / 1e3:.0f} kB" + (f"  {r.problem}" if r.problem else "")
+
+
+CACHE_ACTIONS = ("list", "verify", "pin", "unpin", "remove")
+
+
+def cmd_cache(args) -> int:
+    from .cache import cache_dir, pin, remove_entry, scan, unpin
+    from .errors import NetworkNotFoundError
+
+    root = Path(args.cache_dir) if args.cache_dir else cache_dir()
+    words = list(args.words)
+    action = words.pop(0) if words and words[0] in CACHE_ACTIONS else "list"
+    usage = {
+        "list": "hssm-nre cache [list|verify] [MODEL]",
+        "pin": "hssm-nre cache pin MODEL KEY",
+        "unpin": "hssm-nre cache unpin MODEL",
+    }
+    if action in ("list", "verify"):
+        if len(words) > 1:
+            raise NetworkNotFoundError(f"usage: {usage['list']}")
+        model = words[0] if words else args.model
+        records = scan(root, model)
+        if not records:
+            print(f"No cache entries{' for ' + repr(model) if model else ''} in {root}.")
+            return 0
+        total = sum(r.size for r in records)
+        print(f"{len(records)} cache entr{'y' if len(records) == 1 else 'ies'} in {root} ({total / 1e6:.1f} MB); "
+              "checksums verified:")
+        for r in records:
+            print(_record_line(r, f"{r.model}/{r.path.name}"))
+        bad = [r for r in records if not r.usable]
+        if bad:
+            print(f"{len(bad)} unusable: remove with `hssm-nre cache remove --unusable`.")
+        return 1 if (action == "verify" and bad) else 0
+    if action == "pin":
+        if len(words) != 2:
+            raise NetworkNotFoundError(f"usage: {usage['pin']}")
+        path = _entry_path(root, words[0], words[1])
+        e = pin(path, root=root)
+        print(f"Pinned {path} (sha256 {e.sha256[:12]}): hssm.HSSM(model={e.spec.name!r}, "
+              "loglik_kind='nre') uses it.")
+        return 0
+    if action == "unpin":
+        if len(words) != 1:
+            raise NetworkNotFoundError(f"usage: {usage['unpin']}")
+        print(f"Unpinned {words[0]!r}." if unpin(words[0], root=root) else f"{words[0]!r} had no pin.")
+        return 0
+    # remove
+    if args.unusable:
+        targets = [r.path for r in scan(root, args.model) if not r.usable]
+    elif words:
+        targets = [_entry_path(root, args.model, t) for t in words]
+    elif args.model:
+        targets = [r.path for r in scan(root, args.model)]
+    else:
+        raise NetworkNotFoundError(
+            "Name what to remove: entry keys or folders, --model MODEL (all of a model's), or --unusable."
+        )
+    for p in targets:
+        remove_entry(p, root=root)
+        print(f"Removed {p}")
+    if not targets:
+        print("Nothing to remove.")
+    return 0
+
+
+def _entry_path(root: Path, model: str | None, key_or_path: str) -> Path:
+    """A cache entry folder from its key (with MODEL, or unique), ``MODEL/KEY`` or a path;
+    the cache is looked in first."""
+    from .cache import list_entries
+    from .errors import NetworkNotFoundError
+
+    found = [q for name, paths in list_entries(root).items() if model in (None, name)
+             for q in paths if q.name == key_or_path]
+    if not found and (root / key_or_path / "metadata.json").is_file():
+        found = [root / key_or_path]
+    if not found and Path(key_or_path).is_dir():
+        found = [Path(key_or_path)]  # remove_entry / pin refuse it unless it is a cache entry
+    if len(found) != 1:
+        raise NetworkNotFoundError(
+            f"{'No' if not found else 'More than one'} cache entry matches {key_or_path!r} in {root}; "
+            "`hssm-nre cache` lists them."
+        )
+    return found[0]
 
 
 def cmd_compare(args) -> int:
@@ -208,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         EDGE_FEATURE_MODELS,
         FEATURE_SETS,
         RACE_FEATURE_MODELS,
+        TRAIN_FLAGS,
     )
 
     p = argparse.ArgumentParser(prog="hssm-nre", description="Neural ratio estimation likelihoods for HSSM.")
@@ -215,30 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train and cache an NRE for an ssm-simulators model")
     t.add_argument("model")
-    t.add_argument("--n-simulations", type=int)
-    t.add_argument("--steps", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--K", type=int)
-    t.add_argument("--gamma", type=float)
-    t.add_argument("--learning-rate", type=float)
-    t.add_argument("--widths", help="hidden widths, e.g. 128,128,128")
-    t.add_argument("--evidence-widths", help="hidden widths of the x-only head, e.g. 64,64")
-    t.add_argument("--seed", type=int)
-    t.add_argument(
-        "--pad",
-        type=float,
-        metavar="FRACTION",
-        help="draw training parameters from the box widened by FRACTION of each range on both sides "
-        "(faces at 0 stay, positive lower bounds at most halve, start points stay below 1, levy's alpha "
-        "at most 2, angles inside (-pi/2, pi/2)), "
-        "so the network has support at HSSM's bounds; HSSM's bounds are unchanged",
-    )
-    t.add_argument(
-        "--stop-after-steps",
-        type=int,
-        metavar="N",
-        help="stop after N steps of the planned schedule (how time-limited networks are reproduced)",
-    )
+    for f in TRAIN_FLAGS:
+        t.add_argument(f.flag, dest=f.field, type=f.parse, help=f.help, metavar=f.metavar)
     t.add_argument(
         "--time-limit",
         type=float,
@@ -265,6 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the normaliser fitted after training (a minute or two; it makes the likelihood "
         "integrate to one for every parameter vector, which removes a posterior bias)",
     )
+    t.add_argument(
+        "--pin",
+        action="store_true",
+        help="make the new network the one hssm.HSSM uses for this model (over a shipped network); "
+        "without it a new, unvalidated network is used only where none ships",
+    )
     t.add_argument("--cache-dir", help="cache root (default: $HSSM_NRE_CACHE_DIR or ~/.cache/hssm_nre)")
     t.set_defaults(func=cmd_train)
 
@@ -286,6 +397,25 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model")
     i.set_defaults(func=cmd_info)
 
+    k = sub.add_parser(
+        "cache",
+        help="list, verify, pin and remove cache entries",
+        description="Cache entries with their status and size (checksums verified). "
+        "`hssm-nre cache` lists; `verify` exits 1 if an entry is unusable; `pin MODEL KEY` makes an "
+        "entry the model's network; `unpin MODEL`; `remove KEY|PATH ...`, `remove --model MODEL` "
+        "(all of a model's) or `remove --unusable`.",
+    )
+    k.add_argument(
+        "words",
+        nargs="*",
+        metavar="ACTION ...",
+        help="[list|verify] [MODEL] | pin MODEL KEY | unpin MODEL | remove KEY... (default: list)",
+    )
+    k.add_argument("--model", help="only this model's entries")
+    k.add_argument("--unusable", action="store_true", help="remove: every entry that cannot be used")
+    k.add_argument("--cache-dir", help="cache root (default: $HSSM_NRE_CACHE_DIR or ~/.cache/hssm_nre)")
+    k.set_defaults(func=cmd_cache)
+
     c = sub.add_parser("compare", help="fit simulated DDM data with NRE and analytic WFPT")
     c.add_argument("--n-trials", type=int, default=1000)
     c.add_argument("--v", type=float, default=0.5)
@@ -303,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from .errors import NREError
 
     try:
@@ -311,7 +442,24 @@ def main(argv: list[str] | None = None) -> int:
     except NREError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # hssm_nre.interrupt.TrainingInterrupted says what stopped
+        print(str(e) or "Interrupted.", file=sys.stderr)
+        return 130
+
+
+def console() -> None:  # pragma: no cover - the `hssm-nre` command
+    """The ``hssm-nre`` command: :func:`main`, and after an interrupt an immediate exit.
+
+    An interrupted run has already cleaned up (no cache entry, no temporary folder, simulation
+    workers terminated); the interpreter's own teardown of JAX and Keras would only add a
+    second or more before the shell gets its prompt back."""
+    rc = main()
+    if rc == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    sys.exit(rc)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console()

@@ -10,7 +10,6 @@ and seed. The table reports, per posterior variable, both means and SDs,
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .config import SIM_DELTA_T, SIM_MAX_T, model_spec
+from .errors import NREWarning, warn
 
 __all__ = [
     "simulate_dataset",
@@ -89,11 +89,10 @@ def simulate_dataset(
         if kept >= n_trials:
             break
     else:
-        warnings.warn(
+        warn(NREWarning(
             f"{model} at {theta}: only {kept} of {n_trials} simulated trials ended before "
-            f"max_t = {SIM_MAX_T:g} s after {_TOP_UP_ROUNDS} rounds; returning those.",
-            stacklevel=2,
-        )
+            f"max_t = {SIM_MAX_T:g} s after {_TOP_UP_ROUNDS} rounds; returning those."
+        ))
     return pd.DataFrame(
         {"rt": np.concatenate(rts)[:n_trials], "response": np.concatenate(responses)[:n_trials]}
     )

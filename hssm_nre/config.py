@@ -18,12 +18,21 @@ import dataclasses
 import difflib
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UnknownModelError, UnsupportedModelError
 
-__all__ = ["ModelSpec", "TrainSettings", "model_spec", "available_models"]
+__all__ = [
+    "ModelSpec",
+    "TrainSettings",
+    "model_spec",
+    "available_models",
+    "TRAIN_FLAGS",
+    "settings_from_flags",
+    "settings_to_flags",
+]
 
 #: Models whose first-passage density obeys the diffusion scaling law
 #: p(u | v, a, z, ...) = a**-2 * p1(u / a**2 | v * a, z, ...) and the mirror symmetry
@@ -541,3 +550,92 @@ class TrainSettings:
         d["widths"] = tuple(d["widths"])
         d["evidence_widths"] = tuple(d["evidence_widths"])
         return cls(**d)
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    import argparse  # its error type makes the parser print this message (stdlib, light)
+
+    try:
+        return tuple(int(w) for w in str(text).split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"widths must be comma-separated integers such as 128,128,128, got {text!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One ``hssm-nre train`` option and the :class:`TrainSettings` field it sets."""
+
+    field: str
+    flag: str
+    parse: Callable[[str], Any]
+    help: str
+    extra: bool = False  # stored in TrainSettings.extra
+    metavar: str | None = None
+
+    def format(self, value: Any) -> str:
+        return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+#: The one table of training options: the CLI's flags are built from it and the recorded
+#: ``reproduce`` command is written from it, so the two cannot drift apart.
+TRAIN_FLAGS: tuple[Flag, ...] = (
+    Flag("n_simulations", "--n-simulations", int, "simulated trials (default 2,000,000)"),
+    Flag("steps", "--steps", int, "training steps (default 12,000)"),
+    Flag("batch_size", "--batch-size", int, "batch size (default 1,024)"),
+    Flag("K", "--K", int, "contrastive candidates per trial (default 8)"),
+    Flag("gamma", "--gamma", float, "NRE-C odds of a dependent pair (default 1.0; must be positive)"),
+    Flag("learning_rate", "--learning-rate", float, "initial learning rate (default 1e-3)"),
+    Flag("seed", "--seed", int, "random seed (default 0)"),
+    Flag("widths", "--widths", _widths, "hidden widths, e.g. 128,128,128"),
+    Flag("evidence_widths", "--evidence-widths", _widths, "hidden widths of the x-only head, e.g. 64,64"),
+    Flag(
+        "pad",
+        "--pad",
+        float,
+        "draw training parameters from the box widened by FRACTION of each range on both sides "
+        "(faces at 0 stay, positive lower bounds at most halve, start points stay below 1, levy's alpha "
+        "at most 2, angles inside (-pi/2, pi/2)), so the network has support at HSSM's bounds; HSSM's "
+        "bounds are unchanged",
+        extra=True,
+        metavar="FRACTION",
+    ),
+    Flag(
+        "stop_after_steps",
+        "--stop-after-steps",
+        int,
+        "stop after N steps of the planned schedule (how time-limited networks are reproduced)",
+        extra=True,
+        metavar="N",
+    ),
+)
+
+
+def settings_from_flags(values: Mapping[str, Any]) -> TrainSettings:
+    """:class:`TrainSettings` from option values keyed by field name (``None``: the default).
+
+    A value given is used as given, so an invalid one (``gamma=0``) is refused by
+    :class:`TrainSettings`' checks rather than replaced by the default."""
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for f in TRAIN_FLAGS:
+        value = values.get(f.field)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = f.parse(value)
+        (extra if f.extra else kwargs)[f.field] = value
+    return TrainSettings(**kwargs, extra=extra)
+
+
+def settings_to_flags(settings: TrainSettings) -> list[str]:
+    """The options that rebuild ``settings`` (those that differ from the defaults)."""
+    default = TrainSettings()
+    parts: list[str] = []
+    for f in TRAIN_FLAGS:
+        value = settings.extra.get(f.field) if f.extra else getattr(settings, f.field)
+        if value is None or (not f.extra and value == getattr(default, f.field)):
+            continue
+        parts += [f.flag, f.format(value)]
+    return parts

@@ -1,4 +1,8 @@
-"""Typed errors: each failure a caller can act on has its own class."""
+"""Typed errors and warnings: each failure a caller can act on has its own class."""
+
+import os
+import sys
+import warnings
 
 __all__ = [
     "NREError",
@@ -7,8 +11,17 @@ __all__ = [
     "NetworkNotFoundError",
     "CacheCorruptedError",
     "CacheMismatchError",
+    "CacheWriteError",
+    "WrongModelError",
     "InvalidDataError",
     "ParameterOutOfBoundsError",
+    "NREWarning",
+    "CacheEntryWarning",
+    "PriorOutsideBoxWarning",
+    "UnseenDataWarning",
+    "ValidationWarning",
+    "LikelihoodWarning",
+    "warn",
 ]
 
 
@@ -28,7 +41,8 @@ class UnsupportedModelError(NREError, ValueError):
 
 
 class NetworkNotFoundError(NREError, LookupError):
-    """No shipped or cached network exists for the model and settings."""
+    """No shipped or cached network exists for the model and settings, or a folder named
+    as a network does not exist."""
 
 
 class CacheCorruptedError(NREError, ValueError):
@@ -39,9 +53,57 @@ class CacheMismatchError(NREError, ValueError):
     """A cache entry was trained for a different model config or package versions."""
 
 
+class WrongModelError(CacheMismatchError):
+    """A network folder holds a network for another model than the one asked for."""
+
+
+class CacheWriteError(NREError, OSError):
+    """The cache cannot be written (read-only, missing, locked): checked before any training."""
+
+
 class InvalidDataError(NREError, ValueError):
-    """The data frame cannot be fitted: bad rt, response values or columns."""
+    """The data frame cannot be fitted: bad rt, response values or columns, or trials outside
+    what the network was trained on."""
 
 
 class ParameterOutOfBoundsError(NREError, ValueError):
     """A fixed parameter value lies outside the network's training box."""
+
+
+class NREWarning(UserWarning):
+    """Base class of hssm_nre's warnings."""
+
+
+class CacheEntryWarning(NREWarning):
+    """A cache entry could not be used; the message names it, why, the fix and the network
+    used instead."""
+
+
+class PriorOutsideBoxWarning(NREWarning):
+    """A prior puts mass outside the network's training box, where HSSM truncates it."""
+
+
+class UnseenDataWarning(NREWarning):
+    """Trials outside what the network was trained on are scored (the user opted in)."""
+
+
+class ValidationWarning(NREWarning):
+    """The network in use failed its validation."""
+
+
+class LikelihoodWarning(NREWarning):
+    """The likelihood kind asked for does not mean what it may seem to here (a ratio inside
+    a lapse mixture, an exact likelihood that falls back)."""
+
+
+def warn(warning: Warning) -> None:
+    """Issue ``warning`` attributed to the first caller outside hssm_nre and hssm, so it
+    points at the user's line (``hssm.HSSM(...)``, ``hssm_nre.train(...)``) whatever the
+    call depth inside the two packages."""
+    import hssm_nre
+
+    prefixes = [os.path.dirname(hssm_nre.__file__) + os.sep]
+    hssm = sys.modules.get("hssm")
+    if hssm is not None and getattr(hssm, "__file__", None):
+        prefixes.append(os.path.dirname(hssm.__file__) + os.sep)
+    warnings.warn(warning, stacklevel=2, skip_file_prefixes=tuple(prefixes))

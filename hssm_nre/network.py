@@ -23,6 +23,7 @@ import numpy as np
 
 from .architecture import KERAS_OPS, init_weights, layer_shapes, logit_fn
 from .config import ModelSpec, TrainSettings
+from .interrupt import requested as interrupt_requested
 
 __all__ = ["ensure_keras_backend", "train_network", "TrainResult"]
 
@@ -115,6 +116,10 @@ def train_network(
     that passes it, and ``settings.extra["stop_after_steps"]`` after that step; the
     weights so far are returned with ``stopped_early=True`` and ``steps`` the
     number of steps actually run.
+
+    Ctrl-C inside :class:`hssm_nre.interrupt.Interruptible` stops training after the current
+    step (:func:`hssm_nre.interrupt.requested` is asked after each; Keras's step loop would
+    swallow a raised ``KeyboardInterrupt``); the caller then raises it.
     """
     ensure_keras_backend()
     import bayesflow as bf
@@ -180,6 +185,9 @@ def train_network(
                 bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
             out_of_time = deadline is not None and time.perf_counter() > deadline
             at_stop = stop_after is not None and stop_after < total_steps and done["steps"] >= stop_after
+            if interrupt_requested():
+                self.model.stop_training = True
+                return
             if (out_of_time or at_stop) and not done["stopped_early"]:
                 done["stopped_early"] = True
                 self.model.stop_training = True
@@ -189,8 +197,10 @@ def train_network(
                 losses.append(float(logs["loss"]))
 
     t0 = time.perf_counter()
-    approx.fit(dataset=dataset, epochs=epochs, verbose=0, callbacks=[_Progress()])
-    bar.close()
+    try:
+        approx.fit(dataset=dataset, epochs=epochs, verbose=0, callbacks=[_Progress()])
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - t0
     weights = layer.export_weights()
     bad = [k for k, v in weights.items() if not np.all(np.isfinite(v))]

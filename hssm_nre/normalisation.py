@@ -41,6 +41,7 @@ from .architecture import (
     support_edge,
 )
 from .config import SIM_MAX_T, ModelSpec
+from .interrupt import Interruptible, poll
 
 __all__ = [
     "log_density_grid",
@@ -341,6 +342,7 @@ def log_normaliser_targets(
     theta = np.atleast_2d(np.asarray(theta, np.float64))
     out = [[], [], []]
     for start in range(0, len(theta), batch):
+        poll()  # Ctrl-C stops here (hssm_nre.interrupt)
         for acc, r in zip(out, run(jnp.asarray(theta[start : start + batch], jnp.float32))):
             acc.append(np.asarray(r, np.float64))
     return tuple(np.concatenate(acc) for acc in out)
@@ -445,6 +447,8 @@ def fit_normaliser(
     state = (jax.tree.map(jnp.zeros_like, params), jax.tree.map(jnp.zeros_like, params))
     report_every = max(s.steps // 4, 1)
     for t in range(s.steps):
+        if t % 50 == 0:
+            poll()  # Ctrl-C stops here (hssm_nre.interrupt)
         params, state, value = step(params, state, t)
         if progress and (t + 1) % report_every == 0:
             print(f"Normaliser: step {t + 1:,}/{s.steps:,}, loss {float(value):.3g}", file=sys.stderr)
@@ -510,9 +514,16 @@ def normalise_entry(path, settings: NormaliserSettings | None = None, *, progres
     s = NormaliserSettings() if settings is None else settings
     entry = load_entry(path, check_spec=False)
     raw = network_weights(entry.weights)
-    nw, report = fit_normaliser(entry.spec, raw, entry.evidence, s, progress=progress)
-    update: dict = {"normaliser": report}
-    cmd = entry.metadata.get("reproduce")
-    if cmd and s == NormaliserSettings():
-        update["reproduce"] = " ".join(w for w in cmd.split() if w != "--no-normaliser")
-    return replace_weights(entry.path, raw | nw, update)
+    with Interruptible(f"fitting the normaliser of {entry.path}", kept="the network is unchanged") as stop:
+        stop.phase = "fitting the normaliser"
+        with stop.polling():  # its loops poll between steps
+            nw, report = fit_normaliser(entry.spec, raw, entry.evidence, s, progress=progress)
+        update: dict = {"normaliser": report}
+        cmd = entry.metadata.get("reproduce")
+        if cmd and s == NormaliserSettings():
+            update["reproduce"] = " ".join(w for w in cmd.split() if w != "--no-normaliser")
+        stop.check()
+        with stop.critical():
+            new = replace_weights(entry.path, raw | nw, update)
+            stop.kept = f"the normaliser was complete and is saved in {entry.path}"
+    return new

@@ -38,22 +38,45 @@ from typing import Any
 
 import numpy as np
 
-from .cache import NetworkEntry, find_network, load_entry
-from .config import ModelSpec, TrainSettings, model_spec, shifted_edge
+from .cache import NetworkEntry, find_by_checksum, find_network, load_entry
+from .config import SIM_MAX_T, ModelSpec, TrainSettings, model_spec, shifted_edge
 from .errors import (
     CacheCorruptedError,
+    CacheMismatchError,
     InvalidDataError,
+    LikelihoodWarning,
     NetworkNotFoundError,
     ParameterOutOfBoundsError,
+    PriorOutsideBoxWarning,
+    UnseenDataWarning,
+    ValidationWarning,
+    WrongModelError,
+    warn,
 )
 
-__all__ = ["install", "NREInfo", "NRE_KWARGS", "validate_data", "validate_fixed_params"]
+__all__ = [
+    "install",
+    "NREInfo",
+    "NRE_KWARGS",
+    "validate_data",
+    "validate_fixed_params",
+    "warn_priors_outside_box",
+    "rt_limit",
+]
 
-_log = logging.getLogger("hssm_nre")
+#: A child of HSSM's logger, so the network chosen is reported where HSSM reports its own steps.
+_log = logging.getLogger("hssm.nre")
 
 SUPPORTED_HSSM = (">=0.5.0", "<0.6")
 #: Keyword arguments hssm_nre adds to ``hssm.HSSM`` (removed before HSSM sees them).
-NRE_KWARGS = ("nre_weights", "nre_train", "nre_settings", "nre_likelihood")
+NRE_KWARGS = (
+    "nre_weights",
+    "nre_train",
+    "nre_settings",
+    "nre_likelihood",
+    "nre_allow_unseen_rt",
+    "nre_sha256",
+)
 LIKELIHOOD_KINDS = ("normalised", "exact", "ratio")
 
 
@@ -66,10 +89,25 @@ class NREInfo:
     source: str  # "shipped", "cache", "trained" or "path"
     likelihood: str  # "normalised", "exact" or "ratio"
     metadata: dict
+    sha256: str = ""  # the weights' checksum: which network this is, wherever it lies
+    reason: str = ""  # why this network was chosen
 
 
-def validate_data(spec: ModelSpec, data, response: tuple[str, ...] = ("rt", "response")) -> None:
-    """Raise :class:`InvalidDataError` for data an NRE cannot fit (before any work)."""
+def validate_data(
+    spec: ModelSpec,
+    data,
+    response: tuple[str, ...] = ("rt", "response"),
+    *,
+    rt_max: float | None = SIM_MAX_T,
+    trained_on: str = "",
+) -> None:
+    """Raise :class:`InvalidDataError` for data an NRE cannot fit (before any work).
+
+    Checks that the columns exist and are numeric, that rt is finite and positive, that the
+    responses are the model's choices, and (unless ``rt_max`` is None) that no rt exceeds
+    ``rt_max``, the longest response time the network was trained on (:func:`rt_limit`);
+    ``trained_on`` describes the training range for the message.
+    """
     import pandas as pd
 
     if not isinstance(data, pd.DataFrame):
@@ -80,10 +118,17 @@ def validate_data(spec: ModelSpec, data, response: tuple[str, ...] = ("rt", "res
             f"data lacks column(s) {missing}; an NRE for {spec.name!r} needs columns "
             f"{list(response)}."
         )
-    rt = pd.to_numeric(data[response[0]], errors="coerce").to_numpy(float)
+    for col in response[:2]:
+        dtype = data[col].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise InvalidDataError(
+                f"column {col!r} has dtype {dtype} (e.g. {data[col].iloc[:3].tolist()}); it must be "
+                f"numeric. Convert it with `data[{col!r}] = pd.to_numeric(data[{col!r}])`."
+            )
+    rt = data[response[0]].to_numpy(float)
     bad = ~np.isfinite(rt) | (rt <= 0)
     if bad.any():
-        rows = np.flatnonzero(bad)[:5].tolist()
+        rows = data.index[bad][:5].tolist()
         raise InvalidDataError(
             f"{int(bad.sum())} row(s) have rt <= 0 or NaN (first rows {rows}, values "
             f"{rt[bad][:5].tolist()}). Remove them (omissions are not modelled by the NRE)."
@@ -97,6 +142,35 @@ def validate_data(spec: ModelSpec, data, response: tuple[str, ...] = ("rt", "res
             f"choices of {spec.name!r}, which are {list(spec.choices)}. Recode the column "
             f"(e.g. 0 -> -1 for two-choice models)."
         )
+    if rt_max is not None:
+        slow = rt > rt_max
+        if slow.any():
+            rows = data.index[slow][:10].tolist()
+            raise InvalidDataError(
+                f"{int(slow.sum())} row(s) have rt above {rt_max:g} s (rows {rows}, rt "
+                f"{np.sort(rt[slow])[::-1][:5].tolist()} s), beyond what the {spec.name!r} network was "
+                f"trained on: {trained_on or rt_limit({})[1]}. It never learned how such slow trials are "
+                "scored. Remove them (they are usually lapses), or pass nre_allow_unseen_rt=True to "
+                "score them anyway."
+            )
+
+
+def rt_limit(metadata: dict) -> tuple[float, str]:
+    """The longest rt a network may be given, and a description of what it was trained on.
+
+    ssm-simulators stops every simulated decision at ``max_t`` (20 s): no training trial took
+    longer, so the network never learned the density beyond it. The rt range of the training
+    data, recorded in the metadata of networks trained since 0.2, is named in the message (its
+    largest value depends on the simulation budget, so it is not itself a limit)."""
+    seen = metadata.get("rt_range")
+    max_t = float(seen.get("max_t", SIM_MAX_T)) if seen else SIM_MAX_T
+    text = (
+        f"ssm-simulators stops every simulated decision at max_t = {max_t:g} s, so no training "
+        f"trial had a decision time above {max_t:g} s"
+    )
+    if seen:
+        text += f" (its training rts, non-decision time included, ran from {seen['min']:.3g} to {seen['max']:.3g} s)"
+    return max_t, text
 
 
 def validate_fixed_params(spec: ModelSpec, kwargs: dict[str, Any], include) -> None:
@@ -120,6 +194,77 @@ def validate_fixed_params(spec: ModelSpec, kwargs: dict[str, Any], include) -> N
             )
 
 
+#: Prior mass outside the training box above which :func:`warn_priors_outside_box` warns.
+PRIOR_MASS_TOL = 1e-3
+
+
+def _prior_name_args(prior) -> tuple[str, dict] | None:
+    """(distribution name, arguments) of a prior given as a dict or an hssm/bambi Prior."""
+    if isinstance(prior, dict) and isinstance(prior.get("name"), str):
+        return prior["name"], {k: v for k, v in prior.items() if k != "name"}
+    name, args = getattr(prior, "name", None), getattr(prior, "args", None)
+    if isinstance(name, str) and isinstance(args, dict):
+        return name, dict(args)
+    return None
+
+
+def _mass_outside(name: str, args: dict, lo: float, hi: float) -> float | None:
+    """Prior mass below ``lo`` plus above ``hi`` (None when it cannot be computed)."""
+    if name == "Uniform":
+        a, b = float(args.get("lower", 0.0)), float(args.get("upper", 1.0))
+        if not b > a:
+            return None
+        return (max(0.0, min(lo, b) - a) + max(0.0, b - max(hi, a))) / (b - a)
+    if any(not isinstance(v, (int, float, np.number)) for v in args.values()):
+        return None  # hierarchical or array-valued arguments: no single mass to compute
+    try:
+        import pymc as pm
+
+        dist = getattr(pm, name).dist(**args)
+        below = float(np.exp(pm.logcdf(dist, lo).eval()))
+        above = 1.0 - float(np.exp(pm.logcdf(dist, hi).eval()))
+    except Exception:  # a distribution without a CDF in PyMC, or arguments it refuses
+        return None
+    return below + max(above, 0.0)
+
+
+def warn_priors_outside_box(spec: ModelSpec, kwargs: dict[str, Any], include) -> list[str]:
+    """Warn (:class:`PriorOutsideBoxWarning`) for each parameter whose prior puts more than
+    ``PRIOR_MASS_TOL`` of its mass outside the network's training box, naming the box: HSSM
+    cuts such priors back to the box, so the prior in effect is not the one written. Priors
+    on regression coefficients are not checked. Returns the parameters warned about."""
+    priors: dict[str, Any] = {}
+    for p in spec.params:
+        v = kwargs.get(p)
+        if isinstance(v, dict) and "prior" in v and "formula" not in v:
+            priors[p] = v["prior"]
+        elif v is not None and _prior_name_args(v) is not None:
+            priors[p] = v
+    for item in include or []:
+        if isinstance(item, dict) and item.get("name") in spec.bounds and "formula" not in item:
+            if item.get("prior") is not None:
+                priors[item["name"]] = item["prior"]
+    warned = []
+    for p, prior in priors.items():
+        na = _prior_name_args(prior)
+        if na is None:
+            continue
+        lo, hi = spec.bounds[p]
+        mass = _mass_outside(*na, lo, hi)
+        if mass is not None and mass > PRIOR_MASS_TOL:
+            args = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in na[1].items())
+            warn(
+                PriorOutsideBoxWarning(
+                    f"The prior {p} ~ {na[0]}({args}) puts {mass:.1%} of its mass outside the "
+                    f"{spec.name!r} network's training box {p} in [{lo:g}, {hi:g}]; HSSM cuts it "
+                    f"back to the box, where the network was trained. Use a prior inside the box "
+                    "to say what is fitted."
+                )
+            )
+            warned.append(p)
+    return warned
+
+
 def _check_user_bounds(spec: ModelSpec, user_bounds: dict) -> dict:
     out = dict(spec.bounds)
     for p, (lo, hi) in (user_bounds or {}).items():
@@ -140,28 +285,63 @@ def resolve_network(
     weights: str | Path | None = None,
     train_if_missing: bool = False,
     settings: TrainSettings | dict | None = None,
+    sha256: str | None = None,
 ) -> NetworkEntry:
-    """Find the network for ``spec``: explicit folder, cache, shipped, or train."""
+    """Find the network for ``spec``: explicit folder, cache, shipped, or train.
+
+    ``sha256`` (recorded by a model when it was built) demands that very network: it is
+    looked up among the shipped network and the cache entries, and a clear
+    :class:`NetworkNotFoundError` says so when it is gone."""
     if weights is not None:
+        if not Path(weights).exists():
+            raise NetworkNotFoundError(
+                f"nre_weights={str(weights)!r} does not exist. Pass the folder that holds a network's "
+                "weights.npz and metadata.json (`hssm-nre cache` lists cached ones)."
+            )
         entry = load_entry(weights)
         if entry.spec.name != spec.name:
-            raise ValueError(
-                f"nre_weights={str(weights)!r} holds a network for {entry.spec.name!r}, "
-                f"not {spec.name!r}."
+            raise WrongModelError(
+                f"nre_weights={str(weights)!r} holds a network for model {entry.spec.name!r}, but the "
+                f"model is {spec.name!r}. Pass model={entry.spec.name!r}, or a network trained for "
+                f"{spec.name!r} (`hssm-nre train {spec.name}`)."
             )
         entry.metadata["source"] = "path"
-        return entry
-    try:
-        return find_network(spec.name)
-    except NetworkNotFoundError:
-        if not train_if_missing:
-            raise
-    from .training import train
+        entry.reason = "passed as nre_weights"
+    else:
+        try:
+            entry = find_network(spec.name)
+        except NetworkNotFoundError:
+            if not train_if_missing or sha256:
+                raise
+            from .normalisation import NormaliserSettings
+            from .training import train
 
-    if isinstance(settings, dict):
-        settings = TrainSettings(**settings)
-    entry = train(spec, settings)
-    entry.metadata["source"] = "trained"
+            normaliser = NormaliserSettings()
+            if isinstance(settings, dict):
+                settings = dict(settings)
+                given = settings.pop("normaliser", True)
+                normaliser = (
+                    None if given in (None, False) else NormaliserSettings(**given) if isinstance(given, dict)
+                    else given if isinstance(given, NormaliserSettings) else NormaliserSettings()
+                )
+                for key in ("widths", "evidence_widths"):
+                    if key in settings:
+                        settings[key] = tuple(settings[key])
+                settings = TrainSettings(**settings)
+            entry = train(spec, settings, normaliser=normaliser)
+            entry.metadata["source"] = "trained"
+            entry.reason = "trained now (nre_train=True; no network existed)"
+    if sha256 and entry.sha256 != sha256:
+        same = None if weights is not None else find_by_checksum(spec.name, sha256)
+        if same is None:
+            where = f"in {weights}" if weights is not None else "among the shipped network and cache entries"
+            raise NetworkNotFoundError(
+                f"This {spec.name!r} model was built with the network of weights sha256 {sha256[:12]}..., "
+                f"which is no longer {where} (found {entry.sha256[:12]}... at {entry.path}). Rebuild "
+                "the model without nre_sha256 to use the current network, or restore the old one."
+            )
+        entry = same
+        entry.reason = "the network this model was built with (nre_sha256)"
     return entry
 
 
@@ -230,32 +410,49 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     if not isinstance(user_mc, dict):
         user_mc = {k: getattr(user_mc, k) for k in user_mc.__dataclass_fields__ if getattr(user_mc, k) is not None}
     response = tuple(user_mc.get("response") or ("rt", "response"))
-    validate_data(spec, args["data"], response)
+    allow_unseen = bool(opts.get("nre_allow_unseen_rt", False))
+    # rt beyond the training data is checked once the network (and its recorded range) is
+    # known, which costs nothing, except before training a missing one
+    early_rt_check = bool(opts.get("nre_train")) and not allow_unseen
+    validate_data(spec, args["data"], response, rt_max=SIM_MAX_T if early_rt_check else None)
     validate_fixed_params(spec, kwargs, args.get("include"))
     bounds = _check_user_bounds(spec, user_mc.get("bounds"))
+    warn_priors_outside_box(spec, kwargs, args.get("include"))
 
     entry = resolve_network(
         spec,
         weights=opts.get("nre_weights"),
         train_if_missing=bool(opts.get("nre_train", False)),
         settings=opts.get("nre_settings"),
+        sha256=opts.get("nre_sha256"),
     )
     if not entry.spec.same_model(spec):
-        raise ValueError(
-            f"The network at {entry.path} was trained with spec {entry.spec}, expected {spec}."
+        raise CacheMismatchError(
+            f"The network at {entry.path} was trained for another {spec.name!r} model (its spec: "
+            f"{entry.spec}; today's: {spec}). Retrain it with `hssm-nre train {spec.name}`."
         )
+    limit, trained_on = rt_limit(entry.metadata)
+    if allow_unseen:
+        n_unseen = int((args["data"][response[0]].to_numpy(float) > limit).sum())
+        if n_unseen:
+            warn(
+                UnseenDataWarning(
+                    f"{n_unseen} trial(s) have rt above {limit:g} s, beyond the network's training data "
+                    f"({trained_on}); scored anyway (nre_allow_unseen_rt=True)."
+                )
+            )
+    else:
+        validate_data(spec, args["data"], response, rt_max=limit, trained_on=trained_on)
     spec = entry.spec  # the network's own feature set (e.g. edge_features) drives its forward pass
     validation = entry.metadata.get("validation") or {}
     if validation.get("status") == "failed":
-        warnings.warn(
+        warn(ValidationWarning(
             f"The {entry.source} {spec.name!r} network failed its validation: "
             f"{validation.get('summary', '')} Its record is in {entry.path / 'README.md'}. "
             f"For inference you rely on, train a larger network (e.g. `hssm-nre train {spec.name} "
-            "--n-simulations 15000000 --steps 60000 --batch-size 4096`, minutes on a GPU) and it "
-            "will be used from the cache.",
-            UserWarning,
-            stacklevel=4,
-        )
+            "--n-simulations 15000000 --steps 60000 --batch-size 4096 --pin`, minutes on a GPU); "
+            "`--pin` makes it the network used for this model."
+        ))
     kind = requested or entry.metadata.get("default_likelihood") or "normalised"
     if kind not in LIKELIHOOD_KINDS:
         raise CacheCorruptedError(
@@ -272,14 +469,12 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
         if kind == "exact":
             log_z = make_log_z_fn(spec, entry.weights, entry.evidence)
     elif args.get("p_outlier", 0.05) not in (None, 0, 0.0):
-        warnings.warn(
+        warn(LikelihoodWarning(
             "nre_likelihood='ratio' with a lapse (p_outlier != 0): HSSM mixes the lapse "
             "density with a likelihood *ratio*, so the lapse is reweighted by 1/p(x) and "
             "p_outlier loses its meaning; log_likelihood/LOO are shifted by -log p(x). "
-            "Use the default nre_likelihood='normalised' or p_outlier=0.",
-            UserWarning,
-            stacklevel=4,
-        )
+            "Use the default nre_likelihood='normalised' or p_outlier=0."
+        ))
     loglik = make_log_ratio_fn(spec, entry.weights, evidence=evidence_fn)
     # "exact": the raw network normalised by quadrature at each theta (any fitted normaliser,
     # the MLP approximation of the same log Z, is left out)
@@ -328,17 +523,15 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
                 )
             else:  # the network's default: fall back, and say what that means
                 used["kind"] = "normalised"
-                warnings.warn(
+                warn(LikelihoodWarning(
                     f"The {spec.name!r} network is validated with nre_likelihood='exact' (log Z by "
                     f"quadrature at each theta), which needs parameters constant across trials; "
                     f"{varying} vary by trial, so the 'normalised' likelihood is used, which its record "
                     f"({entry.path / 'README.md'}) does not validate"
                     + ("" if normaliser_weights(entry.weights) else
                        " (and this network has no fitted normaliser: that likelihood is not normalised per theta)")
-                    + ".",
-                    UserWarning,
-                    stacklevel=6,
-                )
+                    + "."
+                ))
         self.nre_regression_bounds = dict(self.bounds)
         self.bounds = {}
         dist = cls_make(self)
@@ -355,9 +548,16 @@ def _build_nre_call(original_init, self, bound: inspect.BoundArguments):
     finally:
         self.__dict__.pop("_make_model_distribution", None)
     _keep_initvals_inside(self, bounds)
-    self._init_args = user_args
-    self.nre = NREInfo(spec, entry.path, entry.source, used["kind"], entry.metadata)
-    _log.info("NRE likelihood for %r from %s (%s).", spec.name, entry.path, entry.source)
+    # the snapshot HSSM's save/load replays names this very network, so a reloaded model
+    # gets it back or fails clearly (resolve_network's sha256)
+    self._init_args = user_args | {"nre_sha256": entry.sha256}
+    self.nre = NREInfo(
+        spec, entry.path, entry.source, used["kind"], entry.metadata, sha256=entry.sha256, reason=entry.reason
+    )
+    _log.info(
+        "NRE likelihood (%s) for %r: %s network %s (sha256 %s...), %s.",
+        used["kind"], spec.name, entry.source, entry.path, entry.sha256[:12], entry.reason or "as given",
+    )
 
 
 def _varying_params(spec: ModelSpec, params: dict) -> list[str]:

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from .interrupt import ignore_in_worker, signals_blocked
 from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec, _ssms_config
 
 __all__ = ["sample_parameters", "recorded", "simulate_chunk", "simulate_training_data", "default_workers"]
@@ -193,6 +194,41 @@ def _chunk_job(args: tuple[dict[str, Any], int, np.random.SeedSequence]):
     return simulate_chunk(ModelSpec.from_dict(spec_dict), n, ss)
 
 
+def _simulate_in_workers(jobs, n_workers: int, bar) -> list:
+    """Run the chunk jobs in worker processes, results in job order.
+
+    A pool even for one worker: the main thread then only waits, so Ctrl-C stops the run at
+    once instead of after a chunk of ssm-simulators' C code. On any exception (an interrupt,
+    a worker's error, a worker killed by the system, which ``concurrent.futures`` reports as
+    ``BrokenProcessPool``) the workers are terminated before it propagates. Workers are forked
+    with SIGINT and SIGTERM blocked and set them up before unblocking
+    (:func:`hssm_nre.interrupt.ignore_in_worker`). fork, not spawn: spawn re-imports the
+    caller's ``__main__``, which breaks scripts without a main guard; workers run numpy and
+    ssm-simulators code only, never JAX, so JAX's fork warning does not apply to them."""
+    ex = None
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*os.fork.*", category=RuntimeWarning)
+            warnings.filterwarnings("ignore", message=".*use of fork.*", category=DeprecationWarning)
+            with signals_blocked():
+                ex = ProcessPoolExecutor(
+                    max_workers=n_workers, mp_context=mp.get_context("fork"), initializer=ignore_in_worker
+                )
+                futures = [ex.submit(_chunk_job, job) for job in jobs]
+        parts = []
+        for job, fut in zip(jobs, futures):
+            parts.append(fut.result())
+            bar.update(job[1])
+    except BaseException:
+        if ex is not None:
+            for proc in list(getattr(ex, "_processes", {}).values()):  # no public terminate before 3.14
+                proc.terminate()
+            ex.shutdown(wait=True, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
+    return parts
+
+
 def simulate_training_data(
     spec: ModelSpec,
     n_simulations: int,
@@ -228,25 +264,15 @@ def simulate_training_data(
     )
     t0 = time.perf_counter()
     parts = []
-    if n_workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            parts.append(_chunk_job(job))
-            bar.update(job[1])
-    else:
-        # fork, not spawn: spawn re-imports the caller's __main__, which breaks
-        # scripts without a main guard. Workers run numpy/ssm-simulators code only,
-        # never JAX, so JAX's fork warning does not apply to them.
-        ctx = mp.get_context("fork")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*os.fork.*", category=RuntimeWarning)
-            warnings.filterwarnings("ignore", message=".*use of fork.*", category=DeprecationWarning)
-            with ProcessPoolExecutor(
-                max_workers=min(n_workers, len(jobs)), mp_context=ctx
-            ) as ex:
-                for job, part in zip(jobs, ex.map(_chunk_job, jobs)):
-                    parts.append(part)
-                    bar.update(job[1])
-    bar.close()
+    try:
+        if n_simulations <= CHUNK:
+            for job in jobs:
+                parts.append(_chunk_job(job))
+                bar.update(job[1])
+        else:
+            parts = _simulate_in_workers(jobs, min(n_workers, len(jobs)), bar)
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - t0
     return {
         "theta": np.concatenate([p["theta"] for p in parts]),

@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from .cache import NetworkEntry, load_entry, save_entry
-from .config import ModelSpec, TrainSettings, model_spec, padded_box
+from .cache import NetworkEntry, cache_dir, ensure_writable, load_entry, pin as pin_entry, save_entry
+from .config import SIM_MAX_T, ModelSpec, TrainSettings, model_spec, padded_box, settings_to_flags
 from .evidence import fit_evidence
+from .interrupt import Interruptible
 from .network import steps_per_second_estimate, train_network
 from .normalisation import NormaliserSettings, fit_normaliser
 from .simulate import default_workers, simulate_training_data
@@ -31,7 +32,6 @@ def reproduce_command(
     """The ``hssm-nre train`` command that trains this network again (``features``: the
     network's feature set, ``ModelSpec.features``, named when it is not the model's default;
     ``normaliser``: whether it carries the normaliser ``hssm-nre train`` fits by default)."""
-    d = TrainSettings()
     parts = [f"hssm-nre train {name}"]
     try:
         default = model_spec(name).features
@@ -39,26 +39,8 @@ def reproduce_command(
         default = None
     if features is not None and features != default:
         parts.append(f"--features {features}")
-    flags = {
-        "n_simulations": "--n-simulations",
-        "steps": "--steps",
-        "batch_size": "--batch-size",
-        "K": "--K",
-        "gamma": "--gamma",
-        "learning_rate": "--learning-rate",
-        "seed": "--seed",
-    }
-    for field, flag in flags.items():
-        if getattr(settings, field) != getattr(d, field):
-            parts.append(f"{flag} {getattr(settings, field)}")
-    if settings.widths != d.widths:
-        parts.append("--widths " + ",".join(map(str, settings.widths)))
-    if settings.evidence_widths != d.evidence_widths:
-        parts.append("--evidence-widths " + ",".join(map(str, settings.evidence_widths)))
-    if "pad" in settings.extra:
-        parts.append(f"--pad {settings.extra['pad']}")
-    if "stop_after_steps" in settings.extra:
-        parts.append(f"--stop-after-steps {settings.extra['stop_after_steps']}")
+    flags = settings_to_flags(settings)
+    parts += [f"{flag} {value}" for flag, value in zip(flags[::2], flags[1::2])]
     if not normaliser:
         parts.append("--no-normaliser")
     return " ".join(parts)
@@ -72,11 +54,17 @@ def train(
     progress: bool = True,
     time_limit: float | None = None,
     normaliser: NormaliserSettings | None = NormaliserSettings(),
+    pin: bool = False,
 ) -> NetworkEntry:
     """Train an NRE for ``model`` and store it in the cache; return the loaded entry.
 
-    Everything is validated before the first simulation. The entry appears in the
-    cache only once fully written (see :mod:`hssm_nre.cache`).
+    Everything is validated before the first simulation, the cache folder's writability
+    included (:class:`hssm_nre.errors.CacheWriteError`). The entry appears in the cache only
+    once fully written (see :mod:`hssm_nre.cache`).
+
+    Ctrl-C or SIGTERM stops simulation, training or the normaliser's fit within seconds and
+    raises :class:`hssm_nre.interrupt.TrainingInterrupted` (a ``KeyboardInterrupt``); nothing
+    is cached and no temporary folder is left.
 
     ``time_limit`` (seconds, simulation included) stops training early, keeping the
     weights so far; the metadata then records ``stopped_early`` and the steps run.
@@ -86,55 +74,86 @@ def train(
     ``normaliser``: how the normaliser (:func:`hssm_nre.normalisation.fit_normaliser`,
     a minute or two on two cores) is fitted after training; ``None`` leaves it out, so the
     likelihood is the raw network's.
+
+    ``pin``: make the new entry its model's network (:func:`hssm_nre.cache.pin`), over a
+    shipped one. Without it a new, unvalidated entry is used only where no network ships.
     """
     if time_limit is not None and time_limit <= 0:
         raise ValueError(f"time_limit must be positive seconds, got {time_limit}.")
     spec = model_spec(model) if isinstance(model, str) else model
     settings = TrainSettings() if settings is None else settings
+    root = cache_dir() if root is None else Path(root)
+    ensure_writable(root / spec.name)  # a read-only cache fails now, not after the training
     if progress:
         est = estimate_seconds(settings)
         print(
             f"Training an NRE for {spec.name!r}: {settings.n_simulations:,} simulations, "
             f"{settings.steps:,} steps; estimated {est / 60:.1f} min on this machine"
-            + (" (+ about 2 min for the normaliser)." if normaliser is not None else "."),
+            + (" (+ about 2 min for the normaliser)" if normaliser is not None else "")
+            + ". Ctrl-C stops it (nothing is cached).",
             file=sys.stderr,
         )
-    t0 = time.perf_counter()
-    deadline = None if time_limit is None else t0 + time_limit
-    data = simulate_training_data(
-        padded_box(spec, settings.extra.get("pad", 0.0)), settings.n_simulations, seed=settings.seed, progress=progress
-    )
-    sim_seconds = time.perf_counter() - t0
-    result = train_network(spec, settings, data, progress=progress, deadline=deadline)
-    if result["stopped_early"] and "stop_after_steps" not in settings.extra:
-        # Cut short by the time limit: key and reproduce command name the steps run.
-        settings = dataclasses.replace(
-            settings, extra=settings.extra | {"stop_after_steps": int(result["steps"])}
+    with Interruptible(f"training {spec.name!r}") as stop:
+        t0 = time.perf_counter()
+        deadline = None if time_limit is None else t0 + time_limit
+        stop.phase = "simulating"
+        data = simulate_training_data(
+            padded_box(spec, settings.extra.get("pad", 0.0)), settings.n_simulations, seed=settings.seed,
+            progress=progress,
         )
-    evidence = fit_evidence(spec, data["rt"], data["choice"])
-    weights, extra = result["weights"], {}
-    if normaliser is not None:
-        nw, report = fit_normaliser(spec, weights, evidence, normaliser, progress=progress)
-        weights, extra = weights | nw, {"normaliser": report}
-    path = save_entry(
-        spec,
-        settings,
-        weights,
-        evidence=evidence,
-        root=root,
-        extra_metadata={
-            "n_dropped_timeouts": data["n_dropped"],
-            "simulation_seconds": round(sim_seconds, 1),
-            "train_seconds": round(result["train_seconds"], 1),
-            "steps_run": result["steps"],
-            "planned_steps": result["planned_steps"],
-            "stopped_early": result["stopped_early"],
-            "loss_per_epoch": [round(x, 5) for x in result["history"]],
-            "reproduce": reproduce_command(spec.name, settings, spec.features, normaliser is not None),
-        }
-        | extra,
-    )
+        sim_seconds = time.perf_counter() - t0
+        stop.phase = "training"
+        with stop.polling():  # Keras's step loop asks after each step (a raised interrupt is swallowed)
+            result = train_network(spec, settings, data, progress=progress, deadline=deadline)
+        stop.check()
+        if result["stopped_early"] and "stop_after_steps" not in settings.extra:
+            # Cut short by the time limit: key and reproduce command name the steps run.
+            settings = dataclasses.replace(
+                settings, extra=settings.extra | {"stop_after_steps": int(result["steps"])}
+            )
+        stop.phase = "fitting the evidence term"
+        evidence = fit_evidence(spec, data["rt"], data["choice"])
+        weights, extra = result["weights"], {}
+        if normaliser is not None:
+            stop.phase = "fitting the normaliser"
+            with stop.polling():  # its loops poll between steps
+                nw, report = fit_normaliser(spec, weights, evidence, normaliser, progress=progress)
+            weights, extra = weights | nw, {"normaliser": report}
+        stop.check()  # a signal swallowed by a library meanwhile: nothing is cached
+        stop.phase = "saving"
+        with stop.critical():  # publishing takes milliseconds and must finish whole
+            path = save_entry(
+                spec,
+                settings,
+                weights,
+                evidence=evidence,
+                root=root,
+                extra_metadata={
+                    "n_dropped_timeouts": data["n_dropped"],
+                    "simulation_seconds": round(sim_seconds, 1),
+                    "train_seconds": round(result["train_seconds"], 1),
+                    "steps_run": result["steps"],
+                    "planned_steps": result["planned_steps"],
+                    "stopped_early": result["stopped_early"],
+                    "loss_per_epoch": [round(x, 5) for x in result["history"]],
+                    "rt_range": rt_range(data["rt"]),
+                    "reproduce": reproduce_command(spec.name, settings, spec.features, normaliser is not None),
+                }
+                | extra,
+            )
+            stop.kept = f"the network was complete and is cached at {path}"
+            if pin:
+                pin_entry(path, root=root)
     # A spec passed in (not built from a name) may differ from today's config on purpose.
     entry = load_entry(path, check_spec=isinstance(model, str))
     entry.metadata["source"] = "cache"
     return entry
+
+
+def rt_range(rt) -> dict:
+    """What the network saw: the smallest and largest training rt, and the simulator's
+    ``max_t`` (no decision in the training data took longer), for the data check."""
+    import numpy as np
+
+    rt = np.asarray(rt)
+    return {"min": float(rt.min()), "max": float(rt.max()), "max_t": SIM_MAX_T}

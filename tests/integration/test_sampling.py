@@ -46,7 +46,7 @@ def test_cli_train_then_hssm_uses_the_cache_without_retraining(monkeypatch, caps
     from hssm_nre.compare import simulate_dataset
 
     rc = cli.main(["train", "angle", "--n-simulations", "20000", "--steps", "40",
-                   "--batch-size", "256", "--widths", "16,16"])
+                   "--batch-size", "256", "--widths", "16,16", "--pin", "--no-normaliser"])
     assert rc == 0 and "Cached at" in capsys.readouterr().out
 
     def no_training(*a, **k):
@@ -62,18 +62,23 @@ def test_cli_train_then_hssm_uses_the_cache_without_retraining(monkeypatch, caps
 def test_training_stops_at_the_time_limit_and_keeps_its_weights(capsys):
     """--time-limit cuts training short; the entry says how many steps it holds."""
     from hssm_nre import cli
-    from hssm_nre.cache import find_network
+    from hssm_nre.cache import find_network, list_entries, load_entry, shipped_dir
 
     rc = cli.main(["train", "ddm", "--n-simulations", "20000", "--steps", "100000",
-                   "--batch-size", "256", "--widths", "16,16", "--time-limit", "0.05"])
+                   "--batch-size", "256", "--widths", "16,16", "--time-limit", "0.05", "--no-normaliser"])
     assert rc == 0
-    e = find_network("ddm")
+    (path,) = list_entries()["ddm"]
+    e = load_entry(path)
     m = e.metadata
-    assert e.source == "cache" and m["stopped_early"]
+    assert m["stopped_early"]
     assert 0 < m["steps_run"] < m["planned_steps"]
     assert e.settings.extra == {"stop_after_steps": m["steps_run"]}
-    assert m["reproduce"].endswith(f"--stop-after-steps {m['steps_run']}")
-    assert "Stopped at the 0.05-minute limit" in capsys.readouterr().err
+    assert f"--stop-after-steps {m['steps_run']} --no-normaliser" in m["reproduce"]
+    out, err = capsys.readouterr()
+    assert "Stopped at the 0.05-minute limit" in err
+    # a quick try of the command does not displace the validated shipped network, and says so
+    assert find_network("ddm").path == shipped_dir() / "ddm"
+    assert f"keeps using the shipped network (validation: passed)" in out and f"hssm-nre cache pin ddm {path.name}" in out
 
 
 def test_model_hssm_does_not_ship_gets_its_config_from_ssm_simulators(tmp_path):
@@ -82,9 +87,10 @@ def test_model_hssm_does_not_ship_gets_its_config_from_ssm_simulators(tmp_path):
     from hssm_nre.config import TrainSettings
 
     settings = TrainSettings(n_simulations=20_000, steps=30, batch_size=256, widths=(16,), evidence_widths=(8,))
+    settings = settings.to_dict() | {"normaliser": {"n_theta": 64, "n_grid": 64, "steps": 20}}  # small, but fitted
     df = simulate_dataset("race_3", 90, seed=1)
     m = hssm.HSSM(data=df, model="race_3", loglik_kind="nre", nre_train=True, nre_settings=settings, p_outlier=0)
-    assert m.nre.source == "trained"
+    assert m.nre.source == "trained" and m.nre.metadata["normaliser"]["settings"]["n_theta"] == 64
     assert tuple(m.choices) == (0, 1, 2)
     assert m.params["v0"].bounds == hssm_nre.model_spec("race_3").bounds["v0"]
     m.sample(**SMALL)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hssm_nre import cache
-from hssm_nre.errors import CacheCorruptedError, CacheMismatchError, NetworkNotFoundError
+from hssm_nre.errors import CacheCorruptedError, CacheEntryWarning, CacheMismatchError, NetworkNotFoundError
 
 
 def _save(entry, root, **kw):
@@ -71,13 +71,16 @@ def test_interrupted_write_leaves_no_entry(tiny_entry, isolated_cache, monkeypat
     assert cache.list_entries() == {}
 
 
-def test_find_network_prefers_matching_cache_then_shipped(tiny_entry, isolated_cache):
+def test_find_network_uses_a_pinned_entry_then_the_shipped_network(tiny_entry, isolated_cache):
     path = _save(tiny_entry, isolated_cache)
+    assert cache.find_network("ddm").path == cache.shipped_dir() / "ddm"  # unvalidated: not used
+    cache.pin(path)
     assert cache.find_network("ddm").path == path
     meta = json.loads((path / "metadata.json").read_text())
-    meta["versions"]["keras"] = "0.0.1"  # trained under other versions: skipped
+    meta["versions"]["keras"] = "0.0.1"  # trained under other versions: skipped, with a warning
     (path / "metadata.json").write_text(json.dumps(meta))
-    e = cache.find_network("ddm")
+    with pytest.warns(CacheEntryWarning, match="other package versions: keras 0.0.1"):
+        e = cache.find_network("ddm")
     assert e.source == "shipped" and e.path == cache.shipped_dir() / "ddm"
 
 
@@ -146,6 +149,7 @@ def test_a_network_serves_its_model_whatever_its_feature_set(isolated_cache):
     assert not dataclasses.replace(today, upper=(5.0, *today.upper[1:])).same_model(today)
     settings = TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,))
     path = cache.save_entry(other, settings, init_weights(other, (8,), (4,), seed=0), root=isolated_cache)
+    cache.pin(path)
     e = cache.find_network("ddm_sdv")
     assert e.path == path and e.spec == other
     meta = json.loads((path / "metadata.json").read_text())

@@ -85,7 +85,8 @@ def test_normalise_adds_a_normaliser_that_info_then_reports(tiny_entry, isolated
     out = capsys.readouterr().out
     assert "Normalised 'ddm'" in out and "v " in out
     assert normaliser_weights(load_entry(folder).weights)
-    assert find_network("ddm").path == folder  # the cache entry, now normalised, is what HSSM uses
+    assert cli.main(["cache", "pin", "ddm", folder.name]) == 0
+    assert find_network("ddm").path == folder  # the pinned cache entry, now normalised, is what HSSM uses
     assert cli.main(["info", "ddm"]) == 0
     assert "normaliser: yes (own" in capsys.readouterr().out
 
