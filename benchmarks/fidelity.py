@@ -175,7 +175,7 @@ def section_flat(weights, out, quick, draws, tune):
 
 
 def _regression_data(n, seed):
-    from hssm_nre.compare import simulate_trials
+    from hssm_nre.simulate import simulate_trials
 
     # x ~ N(0, 1) truncated to |x| <= 3.5 so every trial's true v = 0.3 + 0.6 x lies inside the
     # training box (-3, 3): both likelihoods are then fitted to data from their own domain.

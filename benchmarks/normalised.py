@@ -188,7 +188,7 @@ def _exact_cost(spec, weights, evidence, n=300, reps=30):
     from hssm_nre.architecture import network_weights
     from hssm_nre.evidence import make_evidence_fn
     from hssm_nre.likelihood import make_exact_logp, make_log_ratio_fn
-    from hssm_nre.normalisation import make_log_z_fn
+    from hssm_nre.quadrature import make_log_z_fn
 
     theta = sample_parameters(spec, 1, np.random.default_rng(0))[0]
     sim = simulate_dataset(spec.name, n, theta=dict(zip(spec.params, theta.tolist())), seed=0)
@@ -216,7 +216,8 @@ def _exact_cost(spec, weights, evidence, n=300, reps=30):
 def section_exact(networks, n_theta=200):
     import jax
 
-    from hssm_nre.normalisation import EXACT_N_GRID, log_normaliser_targets, make_log_z_fn
+    from hssm_nre.normalisation import log_normaliser_targets
+    from hssm_nre.quadrature import EXACT_N_GRID, make_log_z_fn
 
     rows, res = [], {}
     for name in networks:

@@ -29,7 +29,8 @@ import numpy as np
 
 import hssm
 from hssm_nre.cache import find_network, load_entry
-from hssm_nre.compare import _flat_draws, simulate_dataset, uniform_box_include
+from hssm_nre.compare import _flat_draws, uniform_box_include
+from hssm_nre.simulate import simulate_dataset
 from hssm_nre.simulate import sample_parameters
 
 from _report import coverage_misses, recovery_table

@@ -100,7 +100,7 @@ def check_one(name: str) -> dict:
             row["stage"] = "sample"
             import hssm
 
-            from hssm_nre.compare import simulate_dataset
+            from hssm_nre.simulate import simulate_dataset
 
             # ssm-simulators' default parameters, moved into the training box where a config's
             # defaults lie outside its own bounds (e.g. theta = 1.0 vs [0, 0.5] in *_conflict_gamma_*)

@@ -22,6 +22,7 @@ from .errors import (  # noqa: E402
     CacheEntryWarning,
     CacheMismatchError,
     CacheWriteError,
+    HSSMCompatibilityError,
     InvalidDataError,
     NREWarning,
     PriorOutsideBoxWarning,
@@ -33,6 +34,9 @@ from .errors import (  # noqa: E402
     UnsupportedModelError,
 )
 from .interrupt import TrainingInterrupted  # noqa: E402
+from .likelihood import NRELikelihood, loglik  # noqa: E402
+from . import pymc  # noqa: E402  (hssm_nre.pymc.NRE: the likelihood in plain PyMC models)
+from .hssm import hssm_kwargs  # noqa: E402
 from .register import NREInfo, install  # noqa: E402
 from .training import train  # noqa: E402
 
@@ -54,6 +58,10 @@ __all__ = [
     "model_spec",
     "available_models",
     "train",
+    "loglik",
+    "NRELikelihood",
+    "hssm_kwargs",
+    "pymc",
     "find_network",
     "load_entry",
     "list_entries",
@@ -72,6 +80,7 @@ __all__ = [
     "ParameterOutOfBoundsError",
     "CacheWriteError",
     "WrongModelError",
+    "HSSMCompatibilityError",
     "TrainingInterrupted",
     "NREWarning",
     "CacheEntryWarning",

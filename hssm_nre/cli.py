@@ -297,7 +297,8 @@ def _entry_path(root: Path, model: str | None, key_or_path: str) -> Path:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare_with_wfpt, simulate_dataset
+    from .compare import compare_with_wfpt
+    from .simulate import simulate_dataset
 
     truth = {"v": args.v, "a": args.a, "z": args.z, "t": args.t}
     data = simulate_dataset("ddm", args.n_trials, theta=truth, seed=args.seed)

@@ -13,6 +13,7 @@ __all__ = [
     "CacheMismatchError",
     "CacheWriteError",
     "WrongModelError",
+    "HSSMCompatibilityError",
     "InvalidDataError",
     "ParameterOutOfBoundsError",
     "NREWarning",
@@ -55,6 +56,10 @@ class CacheMismatchError(NREError, ValueError):
 
 class WrongModelError(CacheMismatchError):
     """A network folder holds a network for another model than the one asked for."""
+
+
+class HSSMCompatibilityError(NREError, RuntimeError):
+    """The installed hssm lacks an internal that ``loglik_kind="nre"`` relies on."""
 
 
 class CacheWriteError(NREError, OSError):

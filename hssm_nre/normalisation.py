@@ -42,11 +42,10 @@ from .architecture import (
 )
 from .config import SIM_MAX_T, ModelSpec
 from .interrupt import Interruptible, poll
+from .quadrature import U_MIN, quadrature_rule
 
 __all__ = [
     "log_density_grid",
-    "quadrature_rule",
-    "make_log_z_fn",
     "normalisation_integrals",
     "absolute_error_vs_wfpt",
     "make_log_density_fn",
@@ -54,11 +53,6 @@ __all__ = [
     "fit_normaliser",
     "NormaliserSettings",
 ]
-
-#: Smallest u integrated from (seconds); the mass below it is negligible for
-#: every ssm-simulators model (the first-passage density vanishes faster than any power).
-U_MIN = 1e-4
-
 
 def make_log_density_fn(spec: ModelSpec, weights, evidence) -> Callable:
     """``f(theta, rt, choice) -> log p_hat(x | theta)`` over any broadcastable leading shape (numpy out)."""
@@ -78,84 +72,6 @@ def make_log_density_fn(spec: ModelSpec, weights, evidence) -> Callable:
 def log_density_grid(n_grid: int = 1500, u_max: float = SIM_MAX_T) -> np.ndarray:
     """The u grid the integrals use: geometric from ``U_MIN`` to ``u_max``."""
     return np.geomspace(U_MIN, u_max, n_grid)
-
-
-#: Nodes per choice of :func:`make_log_z_fn` (Simpson's rule in log u). Against 4,000-node
-#: trapezoid sums at 200 parameter vectors per shipped network (`benchmarks/normalised.py
-#: --only exact`): error SD 2e-5 to 4e-5 and largest deviation from its mean 1e-4 to 4e-4 (0.03-0.13
-#: nats over 300 trials), except angle and weibull (collapsing boundaries: 1e-3 and 1e-2); the
-#: fitted normaliser left 0.07-0.19 per trial at lca_3's failing fits.
-EXACT_N_GRID = 193
-
-
-def quadrature_rule(
-    n_grid: int, u_max: float = SIM_MAX_T, u_min: float = U_MIN, rule: str = "trapezoid"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes u and log weights of a rule in log u (``int p du = int p u dlog u``) on ``n_grid``
-    nodes geometric from ``u_min`` to ``u_max``: the trapezoid rule, or Simpson's
-    (``rule="simpson"``, odd ``n_grid``)."""
-    if rule not in ("trapezoid", "simpson") or (rule == "simpson" and n_grid % 2 == 0):
-        raise ValueError(f"rule must be 'trapezoid', or 'simpson' with an odd n_grid; got {rule!r}, {n_grid}.")
-    u = np.geomspace(u_min, u_max, n_grid)
-    log_u = np.log(u)
-    if rule == "simpson":
-        h = (log_u[-1] - log_u[0]) / (n_grid - 1)
-        tw = np.full(n_grid, 2.0)
-        tw[1::2] = 4.0
-        tw[0] = tw[-1] = 1.0
-        tw = tw * h / 3
-        return u, np.log(tw) + log_u
-    dlog = np.diff(log_u)
-    tw = np.zeros(n_grid)
-    tw[:-1] += dlog / 2
-    tw[1:] += dlog / 2
-    return u, np.log(tw) + log_u
-
-
-def make_log_z_fn(
-    spec: ModelSpec,
-    weights,
-    evidence,
-    *,
-    n_grid: int = EXACT_N_GRID,
-    u_max: float = SIM_MAX_T,
-    u_min: float = U_MIN,
-    rule: str = "simpson",
-) -> Callable:
-    """JAX ``log_z(theta) -> log Z(theta)`` for one parameter vector (P,): the log of the
-    likelihood HSSM gets (raw logit plus evidence term; any fitted normaliser in ``weights``
-    is ignored) integrated over rt and summed over choices, by :func:`quadrature_rule`
-    (Simpson's by default) on ``n_grid`` nodes per choice from the support edge. Float32
-    network, float64 sum; differentiable in theta (the nodes move with the support edge).
-
-    Subtracting it makes the likelihood a density at every theta exactly (up to the
-    rule's error, which varies smoothly with theta), where the fitted normaliser is an MLP's
-    approximation of the same quantity (``nre_likelihood="exact"``)."""
-    import jax
-    import jax.numpy as jnp
-    from jax.scipy.special import logsumexp
-
-    from .evidence import make_evidence_fn
-
-    if evidence is None:
-        raise ValueError("log Z needs the network's evidence term (log p_hat(x)); the network has none.")
-    ops = JNP_OPS()
-    w = {k: jnp.asarray(np.asarray(v), jnp.float32) for k, v in network_weights(weights).items()}
-    ev = jax.vmap(make_evidence_fn(spec, evidence, dtype="float32"))
-    u, log_w = quadrature_rule(n_grid, u_max, u_min, rule)
-    n_c = len(spec.choices)
-    u_all = jnp.asarray(np.tile(u, n_c), jnp.float32)
-    c_all = jnp.asarray(np.repeat(np.asarray(spec.choices, np.float32), n_grid))
-    lw_all = jnp.asarray(np.tile(log_w, n_c), jnp.float64)
-
-    def log_z(theta):
-        th = jnp.asarray(theta, jnp.float32)
-        rt = (support_edge(spec, th) if spec.shift else 0.0) + u_all
-        th_all = jnp.broadcast_to(th, (len(u_all), spec.n_params))
-        lp = logit_fn(spec, w, th_all, rt, c_all, ops) + ev(rt, c_all)
-        return logsumexp(lp.astype(jnp.float64) + lw_all)
-
-    return log_z
 
 
 def normalisation_integrals(
@@ -348,18 +264,6 @@ def log_normaliser_targets(
     return tuple(np.concatenate(acc) for acc in out)
 
 
-def _adam(params, grads, state, lr, t, b1=0.9, b2=0.999, eps=1e-8):
-    import jax
-
-    m, v = state
-    m = jax.tree.map(lambda a, g: b1 * a + (1 - b1) * g, m, grads)
-    v = jax.tree.map(lambda a, g: b2 * a + (1 - b2) * g * g, v, grads)
-    mhat = jax.tree.map(lambda a: a / (1 - b1**t), m)
-    vhat = jax.tree.map(lambda a: a / (1 - b2**t), v)
-    params = jax.tree.map(lambda p, a, b: p - lr * a / (jax.numpy.sqrt(b) + eps), params, mhat, vhat)
-    return params, (m, v)
-
-
 def fit_normaliser(
     spec: ModelSpec,
     weights,
@@ -380,6 +284,7 @@ def fit_normaliser(
     """
     import jax
     import jax.numpy as jnp
+    import optax
 
     from .simulate import sample_parameters
 
@@ -437,19 +342,21 @@ def fit_normaliser(
         v, dv = val_grad(p, x)
         return jnp.mean((v - (y - centre) / scale) ** 2) + jnp.mean(jnp.sum((dv - g / scale) ** 2, axis=1))
 
-    @jax.jit
-    def step(p, state, t):
-        lr = s.learning_rate * 0.5 * (1 + jnp.cos(jnp.pi * t / s.steps))
-        value, gr = jax.value_and_grad(loss)(p)
-        p, state = _adam(p, gr, state, lr, t + 1)
-        return p, state, value
+    # Adam on a cosine schedule to 0 over the steps (optax; full batch)
+    optimiser = optax.adam(optax.cosine_decay_schedule(s.learning_rate, s.steps))
 
-    state = (jax.tree.map(jnp.zeros_like, params), jax.tree.map(jnp.zeros_like, params))
+    @jax.jit
+    def step(p, state):
+        value, gr = jax.value_and_grad(loss)(p)
+        updates, state = optimiser.update(gr, state, p)
+        return optax.apply_updates(p, updates), state, value
+
+    state = optimiser.init(params)
     report_every = max(s.steps // 4, 1)
     for t in range(s.steps):
         if t % 50 == 0:
             poll()  # Ctrl-C stops here (hssm_nre.interrupt)
-        params, state, value = step(params, state, t)
+        params, state, value = step(params, state)
         if progress and (t + 1) % report_every == 0:
             print(f"Normaliser: step {t + 1:,}/{s.steps:,}, loss {float(value):.3g}", file=sys.stderr)
     out = {k: np.asarray(v, np.float32) for k, v in params.items()}

@@ -231,7 +231,7 @@ def _shift_gradients(spec: ModelSpec, log_ratio_fn, theta_star, *, n_x: int, see
     the step is at least ``FD_EPS`` for a quadrature reference) on ``n_x`` simulated trials."""
     import jax
 
-    from .compare import simulate_dataset
+    from .simulate import simulate_dataset
 
     theta_star = np.asarray(theta_star, np.float64)
     df = simulate_dataset(spec.name, n_x, theta=dict(zip(spec.params, theta_star)), seed=seed)

@@ -46,9 +46,18 @@ from typing import Any
 import numpy as np
 
 from .interrupt import ignore_in_worker, signals_blocked
-from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec, _ssms_config
+from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec, _ssms_config, model_spec
+from .errors import NREWarning, warn
 
-__all__ = ["sample_parameters", "recorded", "simulate_chunk", "simulate_training_data", "default_workers"]
+__all__ = [
+    "sample_parameters",
+    "recorded",
+    "simulate_chunk",
+    "simulate_training_data",
+    "default_workers",
+    "simulate_dataset",
+    "simulate_trials",
+]
 
 CHUNK = 100_000
 #: Rows per simulator call that share the values of a model's ``per_call_params``.
@@ -281,3 +290,85 @@ def simulate_training_data(
         "n_dropped": int(sum(int(p["n_dropped"]) for p in parts)),
         "trials_per_second": n_simulations / elapsed,
     }
+
+
+# ----------------------------------------------------------------------------- datasets
+def simulate_dataset(
+    model: str = "ddm",
+    n_trials: int = 1000,
+    *,
+    theta: dict[str, float] | None = None,
+    seed: int = 0,
+):
+    """Simulate ``n_trials`` trials from ``model`` at ``theta`` as an HSSM data frame.
+
+    Boundary-corrected models (the DDM) are simulated with the same
+    discrete-monitoring correction as the training data, so the data come from
+    the continuous-time model (see :mod:`hssm_nre.simulate`). Trials that have
+    not ended by max_t = 20 s (ssm-simulators returns them with rt ~ 20 s + t
+    and a made-up response) are left out and replaced by fresh ones, as in the
+    training data: the network models the trials an experiment records.
+    """
+    import pandas as pd
+    import ssms
+
+    spec = model_spec(model)
+    cfg_default = dict(zip(spec.params, ssms.config.model_config[model]["default_params"]))
+    theta = cfg_default | (theta or {})
+    unknown = set(theta) - set(spec.params)
+    if unknown:
+        raise ValueError(f"Unknown parameter(s) {sorted(unknown)} for {model!r}; params are {spec.params}.")
+    for p, val in theta.items():
+        lo, hi = spec.bounds[p]
+        if not lo <= val <= hi:
+            raise ValueError(f"{p}={val} lies outside {model!r}'s training box [{lo}, {hi}].")
+    sim_theta = simulator_theta(spec, np.asarray([[theta[p] for p in spec.params]], float))[0]
+    rts, responses = [], []
+    kept = 0
+    simulator = ssms.Simulator(model)
+    sim_params = {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)}
+    for attempt in range(_TOP_UP_ROUNDS):
+        out = simulator.simulate(
+            sim_params,
+            n_samples=n_trials,
+            random_state=seed + 7919 * attempt,
+            return_option="minimal",
+            delta_t=SIM_DELTA_T,
+            max_t=SIM_MAX_T,
+        )
+        rt = np.asarray(out["rts"], float).ravel()
+        ch = np.asarray(out["choices"]).ravel()
+        ok = recorded(spec, rt, ch, theta.get("t", 0.0))
+        rts.append(rt[ok])
+        responses.append(ch[ok])
+        kept += int(ok.sum())
+        if kept >= n_trials:
+            break
+    else:
+        warn(NREWarning(
+            f"{model} at {theta}: only {kept} of {n_trials} simulated trials ended before "
+            f"max_t = {SIM_MAX_T:g} s after {_TOP_UP_ROUNDS} rounds; returning those."
+        ))
+    return pd.DataFrame(
+        {"rt": np.concatenate(rts)[:n_trials], "response": np.concatenate(responses)[:n_trials]}
+    )
+
+
+#: simulate_dataset tops up trials lost to max_t for at most this many rounds.
+_TOP_UP_ROUNDS = 10
+
+
+def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
+    """One trial per row of ``theta`` (n, n_params), e.g. trial-wise regressions.
+
+    Same boundary correction as :func:`simulate_dataset`; returns rt and response. Rows that
+    differ in a parameter ssm-simulators mishandles per row (``ModelSpec.per_call_params``, e.g.
+    levy's alpha) are simulated in separate calls, one per distinct value.
+    """
+    import pandas as pd
+
+    spec = model_spec(model)
+    sim = simulator_theta(spec, np.asarray(theta, float))
+    calls = per_call_groups(spec, sim)
+    rt, response = simulate_rows(spec, sim, calls, (seed + g for g in range(len(calls))))
+    return pd.DataFrame({"rt": rt, "response": response.astype(int)})

@@ -23,7 +23,8 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 import numpy as np, pandas as pd, matplotlib.pyplot as plt
 import hssm, hssm_nre
 from hssm_nre.cache import find_network
-from hssm_nre.compare import simulate_dataset, contaminate, compare_with_wfpt, loo_table, _flat_draws
+from hssm_nre.compare import contaminate, compare_with_wfpt, loo_table, _flat_draws
+from hssm_nre.simulate import simulate_dataset
 from hssm_nre.normalisation import make_log_density_fn, normalisation_integrals
 from hssm_nre.reference import wfpt_logp
 

@@ -10,7 +10,8 @@ We simulate 1,000 DDM trials, fit them with the NRE and with HSSM's analytic WFP
 and compare the posteriors."""),
     ("code", """import numpy as np, matplotlib.pyplot as plt
 import hssm, hssm_nre
-from hssm_nre.compare import simulate_dataset, compare_with_wfpt
+from hssm_nre.compare import compare_with_wfpt
+from hssm_nre.simulate import simulate_dataset
 
 truth = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
 df = simulate_dataset("ddm", 1000, theta=truth, seed=0)

@@ -20,7 +20,8 @@ posterior predictive choice proportions and RT quantiles."""),
 warnings.filterwarnings("ignore", category=FutureWarning)
 import numpy as np, pandas as pd, matplotlib.pyplot as plt
 import hssm, hssm_nre
-from hssm_nre.compare import simulate_dataset, _flat_draws
+from hssm_nre.compare import _flat_draws
+from hssm_nre.simulate import simulate_dataset
 
 spec = hssm_nre.model_spec("race_no_bias_3")
 print("params", spec.params, "choices", spec.choices)

@@ -4,6 +4,13 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# The fast suite compiles many small JAX programs and runs each a few times: XLA's optimisation
+# passes cost more than they save here (about 30 % of the suite's time). Results are checked
+# with tolerances, not bit patterns; benchmarks and users keep the default.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+# Likewise PyTensor: its default (numba) compilation of every test's model graph costs seconds
+# more than running the small graphs with its Python linker.
+os.environ.setdefault("PYTENSOR_FLAGS", "mode=FAST_COMPILE")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -49,10 +56,23 @@ def rng():
 
 @pytest.fixture(scope="session")
 def ddm_data():
-    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.simulate import simulate_dataset
 
     df = simulate_dataset("ddm", 200, theta={"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}, seed=3)
     r = np.random.default_rng(0)
     df["x"] = r.normal(size=len(df))
     df["participant_id"] = np.repeat(np.arange(4), 50)
     return df
+
+
+@pytest.fixture
+def unpatched_hssm(monkeypatch):
+    """HSSM exactly as installed: the loglik_kind="nre" wrapper and the ndt-floor wrapper removed
+    (for the public, patch-free path)."""
+    import hssm
+    from hssm.distribution_utils import dist
+
+    import hssm_nre  # noqa: F401  (installs the wrappers this undoes)
+
+    monkeypatch.setattr(hssm.HSSM, "__init__", hssm.HSSM.__init__._hssm_nre_original)
+    monkeypatch.setattr(dist, "ensure_positive_ndt", dist.ensure_positive_ndt._hssm_nre_original)

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_shipped_network_matches_wfpt_posterior_at_1000_trials():
-    from hssm_nre.compare import compare_with_wfpt, simulate_dataset
+    from hssm_nre.compare import compare_with_wfpt
+    from hssm_nre.simulate import simulate_dataset
 
     truth = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
     df = simulate_dataset("ddm", 1000, theta=truth, seed=0)
@@ -25,7 +26,7 @@ def test_shipped_network_matches_wfpt_posterior_at_1000_trials():
 
 def test_boundary_corrected_simulation_recovers_wfpt_mle():
     """Corrected dt = 0.001 simulations look like the continuous DDM to WFPT."""
-    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.simulate import simulate_dataset
     from hssm_nre.reference import wfpt_logp
 
     df = simulate_dataset("ddm", 100_000, theta={"v": 0.5, "a": 1.2, "z": 0.3, "t": 0.3}, seed=4)

@@ -1,7 +1,8 @@
 """Ctrl-C and SIGTERM stop training within seconds and leave nothing behind (issue 18).
 
 Real signals to a real `hssm-nre train` process, one per phase (simulating, training, fitting
-the normaliser), and one to the Python API in this process."""
+the normaliser; the last two behind `slow`), and one to the Python API in this process. The
+signal semantics of each region are unit-tested in tests/unit/test_interrupt.py."""
 
 import os
 import signal
@@ -90,6 +91,7 @@ def test_ctrl_c_stops_cli_training_at_once_and_caches_nothing(tmp_path):
     _assert_nothing_left(cache, str(cache))
 
 
+@pytest.mark.slow
 def test_sigterm_stops_simulation_and_its_workers(tmp_path):
     cache = tmp_path / "cache_sigterm_simulating"
     run = Run(cache, "ddm", "--n-simulations", "5000000", "--steps", "10", *SMALL)
@@ -102,6 +104,7 @@ def test_sigterm_stops_simulation_and_its_workers(tmp_path):
     _assert_nothing_left(cache, str(cache))
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_normaliser_fit(tmp_path):
     cache = tmp_path / "cache_sigint_normaliser"
     run = Run(cache, "ddm", "--n-simulations", "20000", "--steps", "20", *SMALL)

@@ -16,7 +16,8 @@ TRUTH = {"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}
 
 @pytest.fixture(scope="module")
 def contaminated():
-    from hssm_nre.compare import contaminate, simulate_dataset
+    from hssm_nre.compare import contaminate
+    from hssm_nre.simulate import simulate_dataset
 
     df = contaminate(simulate_dataset("ddm", 300, theta=TRUTH, seed=1), 0.05, seed=2)
     mask = df.pop("contaminant").to_numpy()
@@ -75,7 +76,8 @@ def test_raw_ratio_breaks_the_lapse_and_warns(contaminated):
 def test_contaminated_fit_with_estimated_lapse_matches_wfpt_posterior_and_loo():
     """The issue's target: 5 % contaminants, p_outlier estimated; posteriors within 0.25 SD
     (p_outlier included) and LOO within its SE."""
-    from hssm_nre.compare import compare_with_wfpt, contaminate, loo_table, simulate_dataset
+    from hssm_nre.compare import compare_with_wfpt, contaminate, loo_table
+    from hssm_nre.simulate import simulate_dataset
 
     data = contaminate(simulate_dataset("ddm", 1000, theta=TRUTH, seed=21), 0.05, seed=22).drop(columns="contaminant")
     cmp = compare_with_wfpt(data, p_outlier={"name": "Beta", "alpha": 2.0, "beta": 20.0},

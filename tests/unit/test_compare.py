@@ -31,7 +31,7 @@ def test_full_ddm_reference_reads_ssm_simulators_parameters():
     import numpy as np
     import pytest
 
-    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.simulate import simulate_dataset
     from hssm_nre.reference import full_ddm_logp, reference_logp, wfpt_logp
 
     rt, ch = np.array([0.6, 0.9, 1.4]), np.array([1.0, -1.0, 1.0])

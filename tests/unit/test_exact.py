@@ -7,7 +7,8 @@ import hssm
 import hssm_nre  # noqa: F401  (x64, the HSSM hook)
 from hssm_nre.architecture import JNP_OPS, logit_fn, network_weights
 from hssm_nre.evidence import evidence_logp_numpy
-from hssm_nre.normalisation import log_normaliser_targets, make_log_z_fn
+from hssm_nre.normalisation import log_normaliser_targets
+from hssm_nre.quadrature import make_log_z_fn
 
 THETA = np.array([[0.5, 1.2, 0.5, 0.3], [-1.5, 0.7, 0.35, 0.6], [1.8, 2.0, 0.7, 0.1], [2.5, 0.4, 0.2, 1.5]])
 

@@ -255,16 +255,21 @@ def test_trials_slower_than_anything_trained_on_are_refused_with_an_opt_in(ddm_d
     assert m.nre.source == "shipped"
 
 
-def test_a_network_s_recorded_rt_range_is_named_in_the_error(tiny_path, tmp_path, ddm_data):
+def test_a_network_s_recorded_rt_range_sets_a_lower_limit(tiny_path, tmp_path, ddm_data):
     dst = tmp_path / "net"
     shutil.copytree(tiny_path, dst)
     meta = json.loads((dst / "metadata.json").read_text())
-    meta["rt_range"] = {"min": 0.01, "max": 8.0, "max_t": 20.0}
+    meta["rt_range"] = {"min": 0.01, "max": 12.0, "max_t": 20.0}
     (dst / "metadata.json").write_text(json.dumps(meta))
-    df = ddm_data.assign(rt=np.where(ddm_data.index == 3, 21.0, ddm_data.rt))
-    with pytest.raises(InvalidDataError, match=r"rows \[3\].*max_t = 20 s.*ran from 0.01 to 8 s"):
+    df = ddm_data.assign(rt=np.where(ddm_data.index == 3, 13.0, ddm_data.rt))
+    with pytest.raises(InvalidDataError, match=r"above 12 s \(rows \[3\].*max_t = 20 s; its training data had rt from 0.01 to 12 s"):
         _hssm(df, nre_weights=dst)
-    _hssm(ddm_data.assign(rt=np.where(ddm_data.index == 3, 9.0, ddm_data.rt)), nre_weights=dst)  # a rare slow trial is fine
+
+
+def test_every_shipped_network_records_its_training_rt_range():
+    for name in cache.shipped_models():
+        rt = cache.load_entry(cache.shipped_dir() / name).metadata["rt_range"]
+        assert 0 < rt["min"] < 0.1 and 5 < rt["max"] < 25 and rt["max_t"] == 20.0, name
 
 
 @pytest.mark.parametrize("col", ["rt", "response"])

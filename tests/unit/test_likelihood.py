@@ -161,7 +161,10 @@ def test_hssm_regression_has_no_bound_cliff(ddm_data, tiny_path):
 
     m = hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path,
                   include=[{"name": "v", "formula": "v ~ 1 + x"}], p_outlier=0)
-    assert m.nre_regression_bounds["v"] == (-3.0, 3.0) and "_make_model_distribution" not in m.__dict__
+    assert m.params["v"].bounds == (-np.inf, np.inf) and m.params["a"].bounds == (0.3, 2.5)  # no mask; no patch
+    assert "_make_model_distribution" not in m.__dict__
+    prior = m.params["v"].prior["Intercept"]  # the prior HSSM derives from the box, as before
+    assert str(prior) == "Normal(mu: 0.0, sigma: 0.25)" and prior.bounds == (-3.0, 3.0) and prior.is_truncated
     coords = {"chain": [0], "draw": [0, 1]}
     post = xr.Dataset({"v_Intercept": (("chain", "draw"), [[2.9, 3.0]]), "v_x": (("chain", "draw"), [[0.0, 0.0]]),
                        "a": (("chain", "draw"), [[1.2, 1.2]]), "z": (("chain", "draw"), [[0.5, 0.5]]),
@@ -352,14 +355,22 @@ def test_race_features_are_finite_with_finite_gradients_for_every_race_like_mode
     from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
     from hssm_nre.config import available_models, model_spec
 
+    from hssm_nre.config import race_layout
+
     rng = np.random.default_rng(0)
-    names = []
+    names, layouts, sizes = [], set(), set()
     for name in available_models():
         try:
             spec = model_spec(name).with_features("race")
         except Exception:
             continue
         names.append(name)
+        n, zs, extras = race_layout(spec.params, spec.choices)
+        layout = (min(len(zs), 2), extras)  # start points: none, shared, one per accumulator
+        if layout in layouts and n in sizes:  # every layout and every number of choices once
+            continue
+        layouts.add(layout)
+        sizes.add(n)
         w = {k: jnp.asarray(v) for k, v in init_weights(spec, (16,), (8,), seed=0).items()}
         lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
         theta = np.concatenate([rng.uniform(lo, hi, (40, spec.n_params)), rng.choice([0.0, 1.0], (24, spec.n_params))])

@@ -69,7 +69,8 @@ def test_raw_ratio_is_not_normalised(shipped_density):
 
 
 def test_contaminate_replaces_the_requested_fraction():
-    from hssm_nre.compare import contaminate, simulate_dataset
+    from hssm_nre.compare import contaminate
+    from hssm_nre.simulate import simulate_dataset
 
     df = simulate_dataset("ddm", 400, seed=1)
     out = contaminate(df, 0.05, rt_range=(0.0, 5.0), seed=3)

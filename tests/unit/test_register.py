@@ -19,7 +19,7 @@ def no_network(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("validation must happen before finding/training a network")
 
-    monkeypatch.setattr(register, "resolve_network", boom)
+    monkeypatch.setattr(hssm_nre.hssm, "resolve_network", boom)
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_hssm_floors_trials_at_the_support_edge_not_at_t_for_shifted_models(tmp_
     t - st (a floor at t put a cliff at t = min(rt) where full_ddm chains stuck)."""
     from hssm_nre.architecture import init_weights
     from hssm_nre.cache import save_entry
-    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.simulate import simulate_dataset
     from hssm_nre.config import TrainSettings, model_spec
 
     spec = model_spec("full_ddm")
@@ -188,7 +188,7 @@ def test_no_rt_floor_for_a_normal_non_decision_time(tmp_path):
     """ddm_normal_st: ndt ~ Normal(t, st) has no lower edge, so HSSM's rt <= t floor is dropped."""
     from hssm_nre.architecture import init_weights
     from hssm_nre.cache import save_entry
-    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.simulate import simulate_dataset
     from hssm_nre.config import TrainSettings, model_spec
 
     spec = model_spec("ddm_normal_st")

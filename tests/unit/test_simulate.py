@@ -18,11 +18,15 @@ def test_shapes_dtypes_and_box():
     assert np.all(d["rt"] > t) and np.all(d["rt"] - t < SIM_MAX_T)
 
 
-def test_reproducible_and_independent_of_worker_count():
+def test_reproducible_and_independent_of_worker_count(monkeypatch):
+    from hssm_nre import simulate
+
+    monkeypatch.setattr(simulate, "CHUNK", 15_000)
     spec = model_spec("ddm")
-    a = simulate_training_data(spec, 150_000, seed=7, n_workers=1, progress=False)
-    b = simulate_training_data(spec, 150_000, seed=7, n_workers=2, progress=False)
-    c = simulate_training_data(spec, 150_000, seed=8, n_workers=2, progress=False)
+    n = 40_000  # three chunks: the worker pool runs
+    a = simulate_training_data(spec, n, seed=7, n_workers=1, progress=False)
+    b = simulate_training_data(spec, n, seed=7, n_workers=2, progress=False)
+    c = simulate_training_data(spec, n, seed=7 + 1, n_workers=2, progress=False)
     np.testing.assert_array_equal(a["rt"], b["rt"])
     np.testing.assert_array_equal(a["theta"], b["theta"])
     assert not np.array_equal(a["rt"][:100], c["rt"][:100])
@@ -61,7 +65,7 @@ def test_boundary_correction_pulls_the_boundary_in_and_keeps_the_start_point():
 
 def test_simulated_datasets_hold_recorded_trials_only():
     """Trials still running at max_t (rt ~ 20 s + t, made-up response) are replaced, as in training."""
-    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.simulate import simulate_dataset
 
     # a strongly leaky ornstein with wide bounds: 20 % of raw trials never reach a boundary
     theta = {"v": 0.59, "a": 2.43, "z": 0.88, "g": 0.84, "t": 0.48}
@@ -76,7 +80,7 @@ def test_parameters_simulated_per_call_are_shared_within_a_call(monkeypatch):
     row at alpha = 2 follows the same law as a dataset simulated at alpha = 2 alone (mixed into
     one call with alpha = 1 rows, such rows come out about five times faster)."""
     import hssm_nre.simulate as sim_mod
-    from hssm_nre.compare import simulate_dataset
+    from hssm_nre.simulate import simulate_dataset
 
     spec = model_spec("levy")  # v, a, z, alpha, t
 
@@ -99,7 +103,7 @@ def test_parameters_simulated_per_call_are_shared_within_a_call(monkeypatch):
 def test_trial_wise_simulation_keeps_per_call_parameters_apart():
     """simulate_trials (one trial per row, e.g. a regression on alpha) simulates each distinct
     levy alpha in its own call, so alpha = 2 rows follow alpha = 2's law even among alpha = 1 rows."""
-    from hssm_nre.compare import simulate_dataset, simulate_trials
+    from hssm_nre.simulate import simulate_dataset, simulate_trials
 
     th = np.tile([0.5, 1.5, 0.5, 1.0, 0.2], (4000, 1))
     th[1::2, 3] = 2.0
