@@ -75,6 +75,7 @@ __all__ = [
     "remove_entry",
     "ensure_writable",
     "replace_weights",
+    "update_metadata",
     "shipped_dir",
     "shipped_models",
     "package_versions",
@@ -406,6 +407,30 @@ def replace_weights(
     shutil.rmtree(old, ignore_errors=True)
     new.path = path
     return new
+
+
+def update_metadata(path: str | os.PathLike, update: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``update`` into a network folder's ``metadata.json`` (the weights, and so their
+    checksum, unchanged): the new file is written beside it and renamed over it, under the
+    entry's lock for cache entries. Returns the new metadata."""
+    path = Path(path)
+    entry = load_entry(path, check_spec=False)
+    meta = {k: v for k, v in entry.metadata.items() if k != "source"} | update
+    try:
+        with _key_lock(path.parent, path.name) if _in_cache(path) else nullcontext():
+            fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(), dir=path)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(json.dumps(meta, indent=2, sort_keys=True))
+                os.replace(tmp, path / "metadata.json")
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    except CacheWriteError:
+        raise
+    except OSError as e:
+        raise CacheWriteError(f"Could not update {path / 'metadata.json'}: {e}. {_write_fix(path)}") from e
+    return meta
 
 
 # ----------------------------------------------------------------------------- reading

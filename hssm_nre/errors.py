@@ -21,6 +21,7 @@ __all__ = [
     "PriorOutsideBoxWarning",
     "UnseenDataWarning",
     "ValidationWarning",
+    "UnvalidatedNetworkWarning",
     "LikelihoodWarning",
     "warn",
 ]
@@ -94,6 +95,10 @@ class UnseenDataWarning(NREWarning):
 
 class ValidationWarning(NREWarning):
     """The network in use failed its validation."""
+
+
+class UnvalidatedNetworkWarning(ValidationWarning):
+    """The network in use has never been validated (``hssm-nre validate``)."""
 
 
 class LikelihoodWarning(NREWarning):

@@ -50,16 +50,28 @@ def evidence_logp_numpy(spec: ModelSpec, evidence, rt, choice) -> np.ndarray:
 
 
 def make_evidence_fn(spec: ModelSpec, evidence, dtype: str = "float64"):
-    """JAX ``f(rt, choice) -> log p_hat(rt, choice)`` (no gradient needed: x is data)."""
+    """JAX ``f(rt, choice) -> log p_hat(rt, choice)`` (no gradient needed: x is data); elementwise
+    over any shape.
+
+    Linear interpolation in log rt on the table's uniform grid, clamped at its ends as
+    ``jnp.interp`` is; the cell is found by arithmetic rather than a search (the term is
+    evaluated for every trial at every likelihood call)."""
     import jax.numpy as jnp
 
-    grid = jnp.asarray(evidence["grid"], dtype)
-    table = jnp.asarray(evidence["logp"], dtype)
+    grid = np.asarray(evidence["grid"], np.float64)
+    g0, n = float(grid[0]), len(grid)
+    step = (float(grid[-1]) - g0) / (n - 1)
+    if not np.allclose(np.diff(grid), step, rtol=1e-4, atol=1e-6):
+        raise ValueError("the evidence table's grid must be uniform in log rt.")
+    table = jnp.asarray(np.asarray(evidence["logp"]).ravel(), dtype)  # (n_choices * n,)
     choices = jnp.asarray(spec.choices, dtype)
 
     def evidence_fn(rt, choice):
-        idx = jnp.argmax(choices == choice)
-        lr = jnp.log(jnp.clip(rt, 1e-3, 40.0))
-        return jnp.interp(lr, grid, table[idx])
+        row = jnp.argmax(jnp.asarray(choice, dtype)[..., None] == choices, axis=-1)
+        pos = jnp.clip((jnp.log(jnp.clip(rt, 1e-3, 40.0)) - g0) / step, 0.0, n - 1.0)
+        i = jnp.clip(jnp.floor(pos), 0, n - 2).astype(jnp.int32)
+        w = (pos - i).astype(dtype)
+        base = row * n + i
+        return table[base] * (1 - w) + table[base + 1] * w
 
     return evidence_fn

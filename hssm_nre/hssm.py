@@ -43,6 +43,7 @@ from .errors import (
     ParameterOutOfBoundsError,
     PriorOutsideBoxWarning,
     UnseenDataWarning,
+    UnvalidatedNetworkWarning,
     ValidationWarning,
     WrongModelError,
     warn,
@@ -359,7 +360,14 @@ def build(
             validate_data(spec, data, response, rt_max=limit, trained_on=trained_on)
     spec = entry.spec  # the network's own feature set (e.g. edge_features) drives its forward pass
     validation = entry.metadata.get("validation") or {}
-    if validation.get("status") == "failed":
+    if not validation:
+        warn(UnvalidatedNetworkWarning(
+            f"The {entry.source} {spec.name!r} network at {entry.path} has never been validated: how far "
+            f"its posteriors are from the truth is unknown. `hssm-nre validate {spec.name}"
+            + (f" --weights {entry.path}" if entry.source == "path" else "")
+            + "` measures it (calibration, recovery and, where one exists, a reference likelihood)."
+        ))
+    elif validation.get("status") == "failed":
         warn(ValidationWarning(
             f"The {entry.source} {spec.name!r} network failed its validation: "
             f"{validation.get('summary', '')} Its record is in {entry.path / 'README.md'}. "

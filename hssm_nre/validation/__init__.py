@@ -1,0 +1,16 @@
+"""Validation of a network: calibration, recovery, normalisation and, where a reference
+likelihood exists, fidelity to it (:func:`validate`, ``hssm-nre validate``)."""
+
+from .references import REFERENCES, Reference, has_reference, reference
+from .validate import VERDICT_RULES, ValidationReport, ValidationSettings, validate
+
+__all__ = [
+    "validate",
+    "ValidationSettings",
+    "ValidationReport",
+    "VERDICT_RULES",
+    "Reference",
+    "reference",
+    "has_reference",
+    "REFERENCES",
+]

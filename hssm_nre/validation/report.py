@@ -1,0 +1,119 @@
+"""A validation's record: ``validation.md`` and its plots beside the network."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .calibration import LEVELS, ecdf_difference, simultaneous_band
+
+__all__ = ["write_report"]
+
+
+def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str) -> Path:
+    """Write ``validation.md`` and its PNG plots into ``out`` (``rules``: how the verdict was
+    reached); returns the markdown's path."""
+    f = report.figures
+    params = f["params"]
+    lines = [
+        f"# Validation of the {report.model} network",
+        "",
+        f"**Status: {report.status}** ({time.strftime('%Y-%m-%d')}; {lik.kind} likelihood; weights "
+        f"sha256 {report.sha256[:12]}): {report.summary}",
+        "",
+        f"Rule: {rules}.",
+        "",
+        f"Reproduce: `hssm-nre validate {report.model}` (settings: "
+        + ", ".join(f"{k}={v}" for k, v in asdict(settings).items())
+        + ").",
+        "",
+    ]
+    sbc = f.get("sbc")
+    if sbc:
+        plots = _sbc_plot(rows, params, out)
+        lines += [
+            f"## Calibration: {sbc['datasets']} datasets of {sbc['trials']} trials, parameters from the prior",
+            "",
+            "| parameter | SBC: max ECDF gap / 99 % band | " + " | ".join(f"coverage {lv:.0%}" for lv in LEVELS)
+            + " | correlation | RMSE / prior SD | contraction |",
+            "|---|---|" + "---|" * len(LEVELS) + "---|---|---|",
+        ]
+        for p in params:
+            cov = " | ".join(f"{sbc['coverage'][str(lv)][p]:.2f}" for lv in LEVELS)
+            lines.append(
+                f"| {p} | {sbc['band_exceedance'][p]:.2f}{' **outside**' if p in sbc['outside_band'] else ''} | {cov} | "
+                f"{sbc['correlation'][p]:.2f} | {sbc['rmse_over_prior_sd'][p]:.2f} | {sbc['contraction'][p]:.2f} |"
+            )
+        se = ", ".join(f"{lv:.0%}: {np.sqrt(lv * (1 - lv) / sbc['datasets']):.3f}" for lv in LEVELS)
+        lines += ["", f"Monte Carlo SE of the coverages: {se}. Coverage misses: "
+                  + ("; ".join(sbc["coverage_misses"]) or "none") + ".", "", f"![SBC]({plots.name})", ""]
+    norm = f.get("normalisation", {})
+    if norm:
+        lines += ["## Normalisation", ""]
+        if "within_0.05" in norm:
+            lines.append(
+                f"The likelihood integrated over rt and summed over choices at {norm['theta']} parameter "
+                f"vectors from the box: within 1 +/- 0.05 at {norm['within_0.05']:.1%} (range "
+                f"{norm['min']:.3f}-{norm['max']:.3f}, median {norm['median']:.4f})."
+            )
+        else:
+            lines.append(norm.get("note", ""))
+        lines.append("")
+    if "per_trial" in f:
+        from .references import reference
+
+        pt = f["per_trial"]
+        lines += [
+            f"## Against the reference: {reference(report.model).description}",
+            "",
+            f"Per-trial error (differences over theta at fixed x, across the box): median "
+            f"{pt['median']:.3f}, 90th percentile {pt['p90']:.3f} nats ({pt['excluded']:.1%} of points "
+            "excluded where the reference is below -60 or undefined).",
+            "",
+            "Posteriors reweighted to the reference by Pareto-smoothed importance sampling:",
+            "",
+            "| trials | datasets | k-hat > 0.7 | " + " | ".join(f"{p}: median shift (worst) / SD ratio" for p in params) + " |",
+            "|---|---|---|" + "---|" * len(params),
+        ]
+        for n, fid in f.get("fidelity", {}).items():
+            if "shift_median" in fid:
+                cells = " | ".join(
+                    f"{fid['shift_median'][p]:.2f} ({fid['shift_worst'][p]:.2f}) / {fid['sd_ratio_median'][p]:.2f}" for p in params
+                )
+            else:
+                cells = " | ".join("-" for _ in params)
+            lines.append(f"| {int(n):,} | {fid['datasets']} | {fid['khat_over_0.7']} | {cells} |")
+        lines.append("")
+    path = out / "validation.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _sbc_plot(rows: list[dict], params: list[str], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sbc = [r for r in rows if r["study"] == "sbc" and "skipped" not in r]
+    ranks = np.array([r["rank"] for r in sbc])
+    n_ranks = min(r["n_ranks"] for r in sbc)
+    band = simultaneous_band(len(sbc), n_ranks, alpha=0.01)
+    fig, axes = plt.subplots(1, len(params), figsize=(2.6 * len(params), 2.6), sharey=True, squeeze=False)
+    for ax, j in zip(axes[0], range(len(params))):
+        z, d = ecdf_difference(ranks[:, j], n_ranks)
+        ax.fill_between(z, -band, band, color="0.85", label="99 % band")
+        ax.plot(z, d, color="darkblue" if np.all(np.abs(d) <= band) else "crimson")
+        ax.axhline(0, color="0.5", lw=0.5)
+        ax.set_title(params[j])
+        ax.set_xlabel("fractional rank")
+    axes[0][0].set_ylabel("ECDF - uniform")
+    axes[0][0].legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    path = out / "validation_sbc.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

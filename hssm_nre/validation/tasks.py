@@ -1,0 +1,89 @@
+"""What one worker does: simulate its datasets, fit them, summarise each fit.
+
+A task is a plain dict (it travels to Ray workers) naming the network (its folder, kind and
+checksum), the study and a list of dataset indices; datasets are regenerated from the run's
+seed and their index, so workers need no data and a rerun resumes exactly. Every result is one
+dict per dataset, small enough for a JSON line in the run's checkpoint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["run_task", "dataset"]
+
+
+def dataset(spec, n_trials: int, seed: int, index: int):
+    """Parameters drawn uniformly from the box (sampling constraints applied) and ``n_trials``
+    trials simulated from them (timed-out trials replaced, as ``simulate_dataset`` does).
+    Returns (theta (P,), data (n_trials, 2)) or None when the simulator could not give
+    ``n_trials`` recorded trials."""
+    import warnings
+
+    from ..errors import NREWarning
+    from ..simulate import sample_parameters, simulate_dataset
+
+    rng = np.random.default_rng([seed, index, n_trials])
+    theta = sample_parameters(spec, 1, rng)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NREWarning)
+        df = simulate_dataset(spec.name, n_trials, theta=dict(zip(spec.params, theta.tolist())),
+                              seed=int(rng.integers(0, 2**31 - 1)))
+    if len(df) < n_trials:
+        return None
+    return theta, np.column_stack([df["rt"].to_numpy(np.float64), df["response"].to_numpy(np.float64)])
+
+
+def run_task(task: dict) -> list[dict]:
+    """Fit the task's datasets; one summary dict per dataset (``skipped`` when the simulator
+    could not give the trials)."""
+    from ..likelihood import loglik
+    from ..simulate import sample_parameters  # noqa: F401  (imported in the worker before timing)
+    from .calibration import LEVELS, ranks
+    from .fits import fitter, reweight
+
+    lik = loglik(None, weights=task["weights"], kind=task["kind"])
+    if lik.sha256 != task["sha256"]:
+        raise RuntimeError(
+            f"the network at {task['weights']} changed during the validation run "
+            f"(sha256 {lik.sha256[:12]}, expected {task['sha256'][:12]})."
+        )
+    n, study = task["n_trials"], task["study"]
+    fit = fitter(lik, n, draws=task["draws"], tune=task["tune"])
+    out = []
+    for index in task["indices"]:
+        d = dataset(lik.spec, n, task["seed"], index)
+        row = {"study": study, "n_trials": n, "index": index}
+        if d is None:
+            out.append(row | {"skipped": "the simulator gave too few trials before max_t"})
+            continue
+        theta, data = d
+        draws = fit.fit(data, seed=task["seed"] * 100_003 + index)
+        row |= {
+            "truth": theta.tolist(),
+            "mean": draws.mean(axis=0).tolist(),
+            "sd": draws.std(axis=0).tolist(),
+        }
+        if study == "sbc":
+            row["rank"] = ranks(draws, theta, task["n_ranks"]).tolist()
+            row["n_ranks"] = int(min(task["n_ranks"], len(draws)))
+            row["covered"] = {
+                str(level): ((np.quantile(draws, (1 - level) / 2, axis=0) <= theta)
+                             & (theta <= np.quantile(draws, (1 + level) / 2, axis=0))).tolist()
+                for level in LEVELS
+            }
+        elif study == "fidelity":
+            from .references import reference
+
+            ref = reference(lik.spec.name)
+            nre_ll = fit.logp_draws(draws, data)
+            ref_ll = ref.total_logp(draws, data)
+            w = reweight(draws, ref_ll - nre_ll)
+            row |= {
+                "ref_mean": w["mean"].tolist(),
+                "ref_sd": w["sd"].tolist(),
+                "khat": w["khat"],
+                "ess": w["ess"],
+            }
+        out.append(row)
+    return out

@@ -1,0 +1,376 @@
+"""``hssm_nre.validate``: how far a network's posteriors are from the truth, in one run.
+
+Measured on datasets simulated across the network's training box (parameters drawn from the
+uniform prior the fits use):
+
+* **calibration**: simulation-based calibration (the rank of each true parameter among its
+  posterior draws; the ranks' ECDF against a simultaneous 99 % band) and the coverage of
+  central 50 / 90 / 95 % intervals with its Monte Carlo error;
+* **recovery**: correlation of posterior means with the truth, RMSE / prior SD, contraction;
+* **normalisation**: the likelihood integrated over x at parameter vectors across the box;
+* **against a reference likelihood**, where the model has one (:mod:`.references`): the
+  per-trial error over the box (differences over theta at fixed x) and, at 100, 1,000 and 5,000
+  trials, the reference posterior obtained by Pareto-smoothed importance reweighting of the NRE's
+  draws, reported as the mean shift in reference SDs and the SD ratio (with k-hat).
+
+Fits run as tasks (:mod:`hssm_nre.distributed`: a local Ray by default, a cluster with
+``address``), each result checkpointed as a JSON line the moment it arrives, so a rerun resumes.
+The report (markdown and PNG plots) and a verdict go beside the network (its folder, when
+writable) and into its metadata, where ``hssm-nre info`` and ``list`` show it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..distributed import chunks, run_tasks
+from .calibration import LEVELS, coverage_misses, ecdf_difference, recovery, simultaneous_band
+from .references import has_reference, reference
+from .report import write_report
+
+__all__ = ["ValidationSettings", "ValidationReport", "validate", "VERDICT_RULES"]
+
+#: How the verdict is reached (also printed in every report).
+VERDICT_RULES = (
+    "passed when (1) no parameter's rank ECDF leaves its simultaneous 99 % band, (2) no central "
+    "50 / 90 / 95 % interval covers less than its level minus 2.5 Monte Carlo SE, (3) at 99 % of "
+    "parameter vectors the likelihood integrates to 1 +/- 0.05, and, where a reference exists, "
+    "(4) at 1,000 trials the median posterior-mean shift is at most 0.25 reference SD and the "
+    "median SD ratio in [0.9, 1.1] for every parameter (datasets with Pareto k-hat > 0.7 left out)"
+)
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """The size of a validation run (every field is part of its checkpoint key)."""
+
+    sbc_datasets: int = 200
+    sbc_trials: int = 200
+    draws: int = 300
+    tune: int = 300
+    n_ranks: int = 100
+    fidelity_trials: tuple[int, ...] = (100, 1000, 5000)
+    fidelity_datasets: tuple[int, ...] = (10, 10, 4)
+    fidelity_draws: int = 1000
+    per_trial_x: int = 200
+    normalisation_theta: int = 500
+    seed: int = 0
+    chunk: int = 10
+
+    def __post_init__(self) -> None:
+        if len(self.fidelity_trials) != len(self.fidelity_datasets):
+            raise ValueError("fidelity_trials and fidelity_datasets need one entry each per trial count.")
+        for name in ("sbc_datasets", "sbc_trials", "draws", "tune", "n_ranks", "chunk"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+
+    @classmethod
+    def quick(cls) -> ValidationSettings:
+        """A few minutes: plumbing and a rough look, not a verdict to rely on."""
+        return cls(sbc_datasets=20, sbc_trials=100, draws=150, tune=150, n_ranks=50,
+                   fidelity_trials=(1000,), fidelity_datasets=(2,), fidelity_draws=300,
+                   per_trial_x=50, normalisation_theta=50, chunk=5)
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class ValidationReport:
+    """What a validation found: ``status`` ("passed" / "failed"), a one-line ``summary``, the
+    figures per study, and where the record was written."""
+
+    model: str
+    sha256: str
+    status: str
+    summary: str
+    figures: dict = field(default_factory=dict)
+    record: Path | None = None
+    metadata_updated: bool = False
+
+
+def _tasks(lik, s: ValidationSettings, weights: str) -> list[dict]:
+    base = {"weights": weights, "kind": lik.kind, "sha256": lik.sha256, "seed": s.seed}
+    tasks = [
+        base | {"study": "sbc", "n_trials": s.sbc_trials, "draws": s.draws, "tune": s.tune,
+                "n_ranks": s.n_ranks, "indices": idx}
+        for idx in chunks(range(s.sbc_datasets), s.chunk)
+    ]
+    if has_reference(lik.spec.name):
+        for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
+            per = max(1, min(s.chunk, 100_000 // (n * 10)))  # big datasets: smaller chunks
+            tasks += [
+                base | {"study": "fidelity", "n_trials": n, "draws": s.fidelity_draws, "tune": s.tune,
+                        "indices": idx}
+                for idx in chunks(range(10_000, 10_000 + k), per)
+            ]
+    return tasks
+
+
+def _row_key(row: dict) -> tuple:
+    return (row["study"], row["n_trials"], row["index"])
+
+
+def _estimate_seconds(lik, s: ValidationSettings, workers: int) -> float:
+    """Seconds for the run's fits: one gradient timed per trial count, times the leapfrog steps
+    of a typical NUTS run (about 12 per iteration), plus compilation, over the workers."""
+    import jax
+
+    def grad_seconds(n):
+        data = np.column_stack([np.full(n, 0.8), np.ones(n)])
+        theta = np.asarray([(lo + hi) / 2 for lo, hi in zip(lik.spec.lower, lik.spec.upper)])
+        g = jax.jit(jax.value_and_grad(lambda th: lik.logp_sum(th, data[:, 0], data[:, 1])))
+        jax.block_until_ready(g(theta))
+        t0 = time.perf_counter()
+        for _ in range(5):
+            jax.block_until_ready(g(theta))
+        return (time.perf_counter() - t0) / 5
+
+    total = s.sbc_datasets * (s.tune + s.draws) * 12 * grad_seconds(s.sbc_trials)
+    if has_reference(lik.spec.name):
+        for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
+            total += k * (s.tune + s.fidelity_draws) * 12 * grad_seconds(n)
+    return total / max(workers, 1) + 30.0 * max(workers, 1)
+
+
+def validate(
+    model: str | None = "ddm",
+    *,
+    weights: str | os.PathLike | None = None,
+    kind: str | None = None,
+    settings: ValidationSettings | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+    write_metadata: bool = True,
+) -> ValidationReport:
+    """Validate a network (the one ``hssm.HSSM`` would use for ``model``, or ``weights``).
+
+    Parameters
+    ----------
+    model, weights, kind
+        Which network and likelihood kind, as :func:`hssm_nre.loglik`.
+    settings
+        The run's size (:class:`ValidationSettings`; ``ValidationSettings.quick()`` for a look).
+    address, workers
+        Ray: a cluster's head address, or a local Ray with ``workers`` CPUs (default all);
+        ``workers=0`` fits here without Ray.
+    out
+        Folder of the report and checkpoint (default: the network's folder when writable,
+        else ``./validation-<model>-<sha>``).
+    write_metadata
+        Record the verdict in the network's metadata (when its folder is writable).
+    """
+    from ..cache import load_entry
+    from ..likelihood import loglik
+
+    s = settings or ValidationSettings()
+    lik = loglik(model, weights=weights, kind=kind)
+    entry = load_entry(lik.path, check_spec=False)
+    name = lik.spec.name
+    folder = Path(lik.path)
+    writable = os.access(folder, os.W_OK)
+    out = Path(out) if out is not None else (folder if writable else Path(f"validation-{name}-{lik.sha256[:8]}"))
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / f"validation_{s.key()}_{lik.kind}.jsonl"
+    tasks = _tasks(lik, s, str(folder))
+    done = _load_checkpoint(checkpoint, lik.sha256)
+    todo = []
+    for t in tasks:
+        left = [i for i in t["indices"] if (t["study"], t["n_trials"], i) not in done]
+        if left:
+            todo.append(t | {"indices": left})
+    n_fits = sum(len(t["indices"]) for t in todo)
+    n_workers = 1 if workers == 0 else (workers or os.cpu_count() or 1)
+    if progress:
+        est = _estimate_seconds(lik, s, n_workers) if n_fits else 0.0
+        print(
+            f"Validating the {name!r} network {folder} ({lik.kind} likelihood): {n_fits} fits to run"
+            f" ({len(done)} already in {checkpoint.name}); about {est / 60:.0f} min with {n_workers} "
+            f"worker(s){' on ' + address if address else ''}.",
+            file=sys.stderr,
+        )
+    with open(checkpoint, "a") as f:
+
+        def record(task, rows):
+            for row in rows:
+                f.write(json.dumps(row | {"sha256": lik.sha256}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+        from .tasks import run_task
+
+        run_tasks(run_task, todo, address=address, workers=workers, on_result=record,
+                  units=lambda t: len(t["indices"]), desc=f"validating {name}", progress=progress)
+    rows = list(_load_checkpoint(checkpoint, lik.sha256).values())
+    figures = _summarise(lik, entry, s, rows, progress=progress)
+    status, summary = _verdict(lik, figures)
+    report = ValidationReport(name, lik.sha256, status, summary, figures)
+    report.record = write_report(report, lik, s, rows, out, VERDICT_RULES)
+    if write_metadata and writable:
+        from ..cache import update_metadata
+
+        update_metadata(folder, {"validation": {
+            "status": status,
+            "summary": summary,
+            "record": os.path.relpath(report.record, folder) if report.record.is_relative_to(folder) else str(report.record),
+            "kind": lik.kind,
+            "settings": asdict(s),
+            "date": time.strftime("%Y-%m-%d"),
+            "figures": _jsonable(figures),
+        }})
+        report.metadata_updated = True
+    return report
+
+
+def _load_checkpoint(path: Path, sha256: str) -> dict[tuple, dict]:
+    out: dict[tuple, dict] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash
+        if row.get("sha256") == sha256:
+            out[_row_key(row)] = row
+    return out
+
+
+def _summarise(lik, entry, s: ValidationSettings, rows: list[dict], *, progress: bool) -> dict:
+    spec = lik.spec
+    params = list(spec.params)
+    lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
+    prior_sd = (hi - lo) / np.sqrt(12.0)
+    figures: dict = {"params": params}
+    sbc = [r for r in rows if r["study"] == "sbc" and "skipped" not in r]
+    if sbc:
+        ranks_ = np.array([r["rank"] for r in sbc])
+        n_ranks = min(r["n_ranks"] for r in sbc)
+        band = simultaneous_band(len(sbc), n_ranks, alpha=0.01)
+        worst = []
+        for j in range(len(params)):
+            _, d = ecdf_difference(ranks_[:, j], n_ranks)
+            worst.append(float(np.max(np.abs(d) / band)))
+        cov = {float(level): np.mean([r["covered"][str(level)] for r in sbc], axis=0) for level in LEVELS}
+        truths = np.array([r["truth"] for r in sbc])
+        rec = recovery(np.array([r["mean"] for r in sbc]), np.array([r["sd"] for r in sbc]), truths, prior_sd)
+        figures["sbc"] = {
+            "datasets": len(sbc),
+            "trials": s.sbc_trials,
+            "skipped": sum("skipped" in r for r in rows if r["study"] == "sbc"),
+            "band_exceedance": dict(zip(params, worst)),  # max |ECDF diff| / band half-width (> 1: outside)
+            "outside_band": [p for p, w in zip(params, worst) if w > 1.0],
+            "coverage": {str(k): dict(zip(params, v.tolist())) for k, v in cov.items()},
+            "coverage_misses": coverage_misses(cov, len(sbc), params),
+        } | {k: dict(zip(params, np.round(v, 4).tolist())) for k, v in rec.items()}
+    if progress:
+        print("Normalisation and per-trial error ...", file=sys.stderr)
+    figures["normalisation"] = _normalisation(entry, lik, s)
+    if has_reference(spec.name):
+        figures["per_trial"] = _per_trial(lik, s)
+        figures["fidelity"] = _fidelity(rows, params)
+    return figures
+
+
+def _normalisation(entry, lik, s: ValidationSettings) -> dict:
+    """The likelihood the fits use, integrated over rt and summed over choices, at parameter
+    vectors drawn from the box."""
+    import jax
+
+    from ..normalisation import normalisation_integrals
+    from ..simulate import sample_parameters
+
+    theta = sample_parameters(lik.spec, s.normalisation_theta, np.random.default_rng(s.seed + 17))
+    if lik.kind == "ratio":
+        return {"theta": len(theta), "note": "the raw ratio is not a density (kind='ratio')"}
+    f = jax.jit(lik.logp)
+    mass = normalisation_integrals(lik.spec, lambda th, rt, c: np.asarray(f(th, rt, c)), theta, batch=16)["integral"]
+    within = float(np.mean(np.abs(mass - 1.0) <= 0.05))
+    return {"theta": len(theta), "within_0.05": within, "min": float(mass.min()), "max": float(mass.max()),
+            "median": float(np.median(mass))}
+
+
+def _per_trial(lik, s: ValidationSettings) -> dict:
+    import jax
+
+    from ..reference import per_trial_error
+
+    f = jax.jit(lik.logp)
+    r = per_trial_error(lik.spec, lambda th, rt, c: np.asarray(f(th, rt, c)), n_x=s.per_trial_x,
+                        n_theta=100, seed=s.seed)
+    return {"median": r["median"], "p90": r["p90"], "excluded": r["excluded"]}
+
+
+def _fidelity(rows: list[dict], params: list[str]) -> dict:
+    out = {}
+    for n in sorted({r["n_trials"] for r in rows if r["study"] == "fidelity"}):
+        fits = [r for r in rows if r["study"] == "fidelity" and r["n_trials"] == n and "skipped" not in r]
+        good = [r for r in fits if r["khat"] <= 0.7]
+        entry: dict = {"datasets": len(fits), "khat_over_0.7": len(fits) - len(good),
+                       "khat_max": max((r["khat"] for r in fits), default=None)}
+        if good:
+            shift = np.abs(np.array([r["mean"] for r in good]) - np.array([r["ref_mean"] for r in good]))
+            shift /= np.array([r["ref_sd"] for r in good])
+            ratio = np.array([r["sd"] for r in good]) / np.array([r["ref_sd"] for r in good])
+            entry |= {
+                "shift_median": dict(zip(params, np.round(np.median(shift, 0), 3).tolist())),
+                "shift_worst": dict(zip(params, np.round(np.max(shift, 0), 3).tolist())),
+                "sd_ratio_median": dict(zip(params, np.round(np.median(ratio, 0), 3).tolist())),
+                "sd_ratio_range": [float(ratio.min()), float(ratio.max())],
+            }
+        out[str(n)] = entry
+    return out
+
+
+def _verdict(lik, figures: dict) -> tuple[str, str]:
+    problems, notes = [], []
+    sbc = figures.get("sbc")
+    if not sbc:
+        return "failed", "no dataset could be fitted."
+    if sbc["outside_band"]:
+        problems.append(f"SBC ranks outside the 99 % band for {', '.join(sbc['outside_band'])}")
+    if sbc["coverage_misses"]:
+        problems.append(f"{len(sbc['coverage_misses'])} coverage miss(es) ({'; '.join(sbc['coverage_misses'][:3])})")
+    notes.append(f"SBC over {sbc['datasets']} datasets of {sbc['trials']} trials")
+    norm = figures.get("normalisation", {})
+    if "within_0.05" in norm:
+        notes.append(f"mass within 1 +/- 0.05 at {norm['within_0.05']:.1%} of theta")
+        if norm["within_0.05"] < 0.99:
+            problems.append(f"the likelihood integrates to 1 +/- 0.05 at only {norm['within_0.05']:.1%} of theta")
+    fid = figures.get("fidelity", {}).get("1000")
+    if fid is not None:
+        if "shift_median" not in fid:
+            problems.append("no reweighting at 1,000 trials was reliable (k-hat > 0.7)")
+        else:
+            worst_shift = max(fid["shift_median"].values())
+            ratios = list(fid["sd_ratio_median"].values())
+            notes.append(f"at 1,000 trials median shift <= {worst_shift:.2f} reference SD, SD ratio "
+                         f"{min(ratios):.2f}-{max(ratios):.2f} against {reference(lik.spec.name).description}")
+            if worst_shift > 0.25 or min(ratios) < 0.9 or max(ratios) > 1.1:
+                problems.append(f"posterior at 1,000 trials off the reference (median shift up to {worst_shift:.2f} SD, "
+                                f"SD ratio {min(ratios):.2f}-{max(ratios):.2f})")
+    status = "failed" if problems else "passed"
+    summary = ("; ".join(problems) if problems else "calibrated") + " (" + "; ".join(notes) + ")."
+    return status, summary
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return x

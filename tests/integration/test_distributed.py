@@ -1,0 +1,25 @@
+"""Validation fits as tasks: worker processes, results as they arrive, a killed worker retried."""
+
+import os
+import pytest
+
+from hssm_nre.distributed import WorkerLostError, run_tasks
+from tests.integration import tasks_for_tests as t
+
+
+def test_tasks_run_in_workers_report_as_they_arrive_and_a_killed_worker_is_retried(tmp_path):
+    """One task kills its own worker the first time it runs (as an OOM kill would): the pool
+    breaks, the unfinished tasks run again in a fresh one, every result arrives once."""
+    marker = tmp_path / "killed"
+    tasks = [{"x": i, "kill_once": str(marker) if i == 2 else None} for i in range(5)]
+    seen = []
+    out = run_tasks(t.square, tasks, workers=2, progress=False, on_result=lambda task, r: seen.append(task["x"]))
+    assert marker.exists()  # the worker was killed
+    assert [r[0] for r in out] == [i * i for i in range(5)] and sorted(seen) == list(range(5))
+    assert os.getpid() not in {r[1] for r in out}  # run in workers, not here
+
+
+@pytest.mark.slow
+def test_a_task_that_always_kills_its_worker_is_given_up_with_a_clear_error(tmp_path):
+    with pytest.raises(WorkerLostError, match="died 2 times running task 0"):
+        run_tasks(t.square, [{"x": 1, "always_kill": True}], workers=1, max_retries=1, progress=False)

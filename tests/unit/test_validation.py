@@ -1,0 +1,71 @@
+"""hssm_nre.validate: its statistics, its resumable runs, its record and verdict."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from hssm_nre.validation.calibration import coverage, coverage_misses, ecdf_difference, ranks, simultaneous_band
+
+
+def test_the_simultaneous_band_holds_its_level_and_catches_a_shift():
+    rng = np.random.default_rng(3)
+    n, L = 150, 50
+    band = simultaneous_band(n, L, alpha=0.01, n_sim=1000)
+    false_alarms = 0
+    for _ in range(200):
+        _, d = ecdf_difference(rng.integers(0, L + 1, n), L)
+        false_alarms += bool(np.any(np.abs(d) > band))
+    assert false_alarms / 200 < 0.04  # 1 % nominal; 200 repeats
+    _, d = ecdf_difference(np.clip(rng.integers(0, L + 1, n) + 8, 0, L), L)  # an overestimated parameter
+    assert np.any(np.abs(d) > band)
+
+
+def test_ranks_and_coverage_of_a_correct_and_of_an_overconfident_posterior():
+    rng = np.random.default_rng(0)
+    truths = rng.normal(size=(300, 1))
+    good = [t + rng.normal(size=(200, 1)) for t in truths[:, 0] - rng.normal(size=300)]  # draws from N(x, 1), x ~ N(truth, 1)
+    narrow = [d * 0.3 + 0.7 * d.mean() for d in good]
+    assert ranks(good[0], truths[0], 50).shape == (1,)
+    cov_good = coverage(good, truths)
+    assert abs(cov_good[0.9][0] - 0.9) < 0.06 and not coverage_misses(cov_good, 300, ["x"])
+    assert coverage_misses(coverage(narrow, truths), 300, ["x"])
+
+
+def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, capsys):
+    from hssm_nre import cli
+    from hssm_nre.cache import load_entry
+    from hssm_nre.validation import ValidationSettings, validate
+
+    net = tmp_path / "net"
+    shutil.copytree(tiny_path, net)
+    s = ValidationSettings(sbc_datasets=4, sbc_trials=40, draws=40, tune=40, n_ranks=20,
+                           fidelity_trials=(40,), fidelity_datasets=(1,), fidelity_draws=40,
+                           per_trial_x=10, normalisation_theta=6, chunk=2)
+    report = validate(None, weights=net, settings=s, workers=0, progress=False)
+    assert report.status in ("passed", "failed") and report.record == net / "validation.md"
+    text = report.record.read_text()
+    assert f"**Status: {report.status}**" in text and "SBC" in text and "reweighted to the reference" in text
+    assert (net / "validation_sbc.png").stat().st_size > 1000
+    meta = load_entry(net).metadata["validation"]  # the checksum still holds: only metadata changed
+    assert meta["status"] == report.status and meta["record"] == "validation.md"
+    assert set(meta["figures"]["sbc"]["coverage"]["0.9"]) == {"v", "a", "z", "t"}
+    checkpoint = next(net.glob("validation_*.jsonl"))
+    lines = checkpoint.read_text().splitlines()
+    assert len(lines) == 5 and all(json.loads(x)["sha256"] == report.sha256 for x in lines)
+    # a rerun resumes: nothing left to fit, the same figures
+    again = validate(None, weights=net, settings=s, workers=0, progress=True)
+    assert "0 fits to run (5 already" in capsys.readouterr().err
+    assert again.figures["sbc"]["coverage"] == report.figures["sbc"]["coverage"]
+    assert cli.main(["info", "ddm"]) == 0  # info shows a network's validation (here: the shipped one's)
+    assert "validation: passed" in capsys.readouterr().out
+
+
+def test_an_unvalidated_network_warns_in_hssm(ddm_data, tiny_path):
+    import hssm
+
+    from hssm_nre.errors import UnvalidatedNetworkWarning
+
+    with pytest.warns(UnvalidatedNetworkWarning, match="never been validated.*hssm-nre validate ddm --weights"):
+        hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path, p_outlier=0)
