@@ -216,8 +216,15 @@ def cmd_validate(args) -> int:
     from .validation import ValidationSettings, validate
 
     d = ValidationSettings.quick() if args.quick else ValidationSettings()
-    over = {k: getattr(args, k) for k in ("sbc_datasets", "sbc_trials", "draws", "tune", "seed")
+    over = {k: getattr(args, k) for k in ("sbc_datasets", "sbc_trials", "draws", "tune", "seed", "fidelity_draws")
             if getattr(args, k) is not None}
+    if args.fidelity_trials is not None or args.fidelity_datasets is not None:
+        trials = tuple(args.fidelity_trials or d.fidelity_trials)
+        k = args.fidelity_datasets
+        default_k = dict(zip(d.fidelity_trials, d.fidelity_datasets))
+        over |= {"fidelity_trials": trials,
+                 "fidelity_datasets": tuple(k if k is not None else default_k.get(n, min(d.fidelity_datasets))
+                                            for n in trials)}
     settings = type(d)(**(vars(d) | over)) if over else d
     report = validate(
         None if args.weights else args.model,
@@ -231,7 +238,7 @@ def cmd_validate(args) -> int:
     )
     print(f"{report.model}: {report.status.upper()} - {report.summary}")
     print(f"Record: {report.record}" + ("" if report.metadata_updated else " (the network's metadata was not changed)"))
-    return 0 if report.status == "passed" else 1
+    return 1 if report.status == "failed" else 0
 
 
 CACHE_ACTIONS = ("list", "verify", "pin", "unpin", "remove")
@@ -445,21 +452,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fits datasets simulated across the network's box (SBC, coverage, recovery), checks "
         "that the likelihood integrates to one and, where the model has a reference likelihood, "
         "compares per-trial values and reweighted posteriors with it. Writes validation.md and plots "
-        "beside the network and its verdict into the metadata; exits 1 when it fails. Fits run on a "
-        "local Ray (all cores) or a cluster (--address); a rerun resumes from the checkpoint.",
+        "beside the network and its verdict into the metadata; exits 1 when it fails (also when a partial run, --sbc-datasets 0, finds a problem). Fits run in one "
+        "worker process per core, or on a Ray cluster (--address); a rerun resumes from the checkpoint.",
     )
     v.add_argument("model", help="the model (its network as hssm.HSSM would use it; --weights for another)")
     v.add_argument("--weights", metavar="DIR", help="a network folder instead")
     v.add_argument("--kind", choices=["normalised", "exact", "ratio"], help="likelihood kind (default: the network's)")
     v.add_argument("--quick", action="store_true", help="a few minutes: 20 datasets, short chains (not a verdict to rely on)")
-    v.add_argument("--sbc-datasets", type=int, help="datasets for calibration (default 200)")
+    v.add_argument("--sbc-datasets", type=int, help="datasets for calibration (default 200; 0: the other studies only, no verdict)")
     v.add_argument("--sbc-trials", type=int, help="trials per calibration dataset (default 200)")
-    v.add_argument("--draws", type=int, help="posterior draws per fit (default 300)")
-    v.add_argument("--tune", type=int, help="warm-up iterations per fit (default 300)")
+    v.add_argument("--draws", type=int, help="posterior draws per fit (default 200)")
+    v.add_argument("--tune", type=int, help="warm-up iterations per fit (default 200)")
+    v.add_argument("--fidelity-trials", type=lambda x: [int(n) for n in x.split(",")], metavar="N,N",
+                   help="trial counts of the posterior comparison with the reference (default 100,1000,5000)")
+    v.add_argument("--fidelity-datasets", type=int, help="datasets per trial count (default 10, 10, 2; --quick: 2)")
+    v.add_argument("--fidelity-draws", type=int, help="posterior draws reweighted to the reference (default 500)")
     v.add_argument("--seed", type=int, help="seed of the simulated datasets (default 0)")
-    v.add_argument("--address", help="a Ray cluster's head (HOST:PORT, or 'auto'); default: a local Ray")
-    v.add_argument("--workers", type=int, help="CPUs of the local Ray (default: all)")
-    v.add_argument("--no-ray", action="store_true", help="fit here, one dataset after another")
+    v.add_argument("--address", help="a Ray cluster's head (HOST:PORT, or 'auto'); needs hssm-nre[cluster]")
+    v.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    v.add_argument("--no-ray", action="store_true", help="fit in this process, one dataset after another")
     v.add_argument("--out", help="folder of the record and checkpoint (default: the network's folder if writable)")
     v.add_argument("--no-metadata", action="store_true", help="do not record the verdict in the network's metadata")
     v.set_defaults(func=cmd_validate)

@@ -141,9 +141,13 @@ def per_trial_error(
     n_x: int = 200,
     n_theta: int = 200,
     seed: int = 0,
+    ref_logp=None,
+    shared_theta: bool = False,
+    floor: float | None = None,
 ) -> dict[str, np.ndarray | float]:
     """Per-trial log-likelihood error of an NRE against its reference likelihood
-    (WFPT for the DDM; see ``REFERENCE_MODELS``), over the training box.
+    (WFPT for the DDM; see ``REFERENCE_MODELS``; or ``ref_logp(rt, choice, theta)``, theta
+    (..., P)), over the training box.
 
     For each of ``n_x`` trials x simulated under the training prior, ``n_theta``
     parameter vectors are drawn uniformly from the box with the support edge below rt
@@ -151,10 +155,13 @@ def per_trial_error(
     where the likelihood is positive. The error at (theta_j, x) is
     |d_j - median_j d_j| with d_j = log_ratio(theta_j, x) - log WFPT(x | theta_j):
     a difference over theta at fixed x, so log p(x) cancels. Points where WFPT is
-    below -60 (HSSM's floor region) or undefined (full_ddm's start-point interval
-    reaching a boundary) are excluded; ``"excluded"`` is their share.
+    below -60 (HSSM's floor region; ``floor`` to change it) or undefined (full_ddm's start-point interval
+    reaching a boundary; NaN from ``ref_logp``) are excluded; ``"excluded"`` is their share.
+    With ``shared_theta`` every trial meets the same ``n_theta`` parameter vectors (t aside),
+    so a reference that solves once per vector (Fokker-Planck) solves ``n_theta`` times.
     """
-    require_reference(spec.name)
+    if ref_logp is None:
+        require_reference(spec.name)
     from .simulate import simulate_chunk
 
     rng = np.random.default_rng(seed)
@@ -162,6 +169,8 @@ def per_trial_error(
     rt, ch = sim["rt"].astype(np.float64), sim["choice"].astype(np.float64)
     lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
     theta = rng.uniform(lo, hi, size=(len(rt), n_theta, spec.n_params))
+    if shared_theta:
+        theta[:] = theta[:1]
     it = spec.params.index("t")
     # t inside the box with the support edge below rt (where the likelihood is positive);
     # a trial faster than every such t (no room) is excluded.
@@ -171,8 +180,12 @@ def per_trial_error(
     R = np.broadcast_to(rt[:, None], theta.shape[:2])
     C = np.broadcast_to(ch[:, None], theta.shape[:2])
     lr = np.asarray(log_ratio_fn(theta, R, C))
-    ll = reference_logp(spec.name, R, C, *(theta[..., i] for i in range(spec.n_params)))
-    ok = (ll > WFPT_FLOOR) & (t_room > 0)
+    if ref_logp is None:
+        ll = reference_logp(spec.name, R, C, *(theta[..., i] for i in range(spec.n_params)))
+    else:
+        ll = np.asarray(ref_logp(R, C, theta))
+    with np.errstate(invalid="ignore"):
+        ok = (ll > (WFPT_FLOOR if floor is None else floor)) & (t_room > 0)
     d = np.where(ok, lr - ll, np.nan)
     err = np.abs(d - np.nanmedian(d, axis=1, keepdims=True))
     flat = err[ok]

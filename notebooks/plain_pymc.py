@@ -18,7 +18,8 @@
 # its Part 3, the DDM against the analytic WFPT likelihood) use the shipped DDM network through
 # `hssm_nre.pymc.NRE`: no training, no HSSM model, any PyMC sampler.
 #
-# Set `HSSM_NRE_NOTEBOOK_QUICK=1` to run it with few trials and draws (how CI checks it runs).
+# Set `HSSM_NRE_NOTEBOOK_QUICK=1` to run it with few trials and draws (as
+# `tests/integration/test_notebooks.py` does).
 
 # %%
 import os

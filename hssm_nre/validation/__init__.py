@@ -1,7 +1,7 @@
 """Validation of a network: calibration, recovery, normalisation and, where a reference
 likelihood exists, fidelity to it (:func:`validate`, ``hssm-nre validate``)."""
 
-from .references import REFERENCES, Reference, has_reference, reference
+from .references import Reference, has_reference, reference, references
 from .validate import VERDICT_RULES, ValidationReport, ValidationSettings, validate
 
 __all__ = [
@@ -12,5 +12,5 @@ __all__ = [
     "Reference",
     "reference",
     "has_reference",
-    "REFERENCES",
+    "references",
 ]

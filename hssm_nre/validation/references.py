@@ -1,28 +1,46 @@
 """Reference likelihoods behind one interface, for validating networks against them.
 
 A :class:`Reference` gives the exact (or numerically exact) log-density of single trials of one
-ssm-simulators model in that model's own parameter convention. Today: HSSM's analytic ``ddm``
-(WFPT) and ``ddm_sdv``, and HDDM's numerical ``full_ddm`` (:mod:`hssm_nre.reference` holds the
-conversions). Models without one are validated by calibration and coverage alone.
+ssm-simulators model in that model's own parameter convention:
+
+* HSSM's analytic ``ddm`` (WFPT) and ``ddm_sdv``, and HDDM's numerical ``full_ddm``
+  (:mod:`hssm_nre.reference` holds the conversions);
+* Fokker-Planck solutions (:mod:`.fokker_planck`): PyDDM for ``angle``, ``weibull`` and
+  ``ornstein``; for ssm-simulators' races of independent accumulators (``race_*`` with a
+  constant boundary: ``race_no_bias_3``, ``race_3``, ``race_no_z_3``, the 2- and 4-choice
+  ones), a 1-D solve per accumulator.
+
+Not covered: ``levy`` (alpha-stable noise: no Fokker-Planck equation PyDDM solves), the LCA
+(coupled accumulators: a 3-D equation), angle-bounded races, and models whose drift or
+boundary PyDDM could express but nobody has wired in yet (``gamma_drift``, the conflict
+models). Models without a reference are validated by calibration and coverage alone.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..reference import REFERENCE_MODELS, reference_logp
+from ..config import SIM_MAX_T, model_spec
+from .fokker_planck import fp_logp, fp_models
 
-__all__ = ["Reference", "reference", "has_reference", "REFERENCES"]
+__all__ = ["Reference", "reference", "has_reference", "references", "ks_check"]
 
-#: Models with a reference, and what it is.
-REFERENCES = {
+#: Models with a closed-form or quadrature reference, and what it is.
+ANALYTIC = {
     "ddm": "HSSM's analytic WFPT (Navarro & Fuss 2009)",
     "ddm_sdv": "HSSM's analytic ddm_sdv (WFPT mixed over a normal drift)",
     "full_ddm": "HDDM's numerical integration over the start point and non-decision time (hddm_wfpt)",
 }
-assert set(REFERENCES) == set(REFERENCE_MODELS)
+assert set(ANALYTIC) == set(REFERENCE_MODELS)
+
+
+def references() -> dict[str, str]:
+    """Every model with a reference likelihood, and what the reference is."""
+    return ANALYTIC | fp_models()
 
 
 @dataclass(frozen=True)
@@ -32,14 +50,37 @@ class Reference:
     model: str
     description: str
 
-    def logp(self, rt, response, theta) -> np.ndarray:
+    @property
+    def floor(self) -> float:
+        """Log-densities below this are outside the reference's accuracy (left out of per-trial
+        comparisons): HSSM's floor for the analytic ones, the grid's for Fokker-Planck solves."""
+        from ..reference import WFPT_FLOOR
+        from .fokker_planck import DIFFUSION_MODELS, RACE_FLOOR, RESOLUTION_FLOOR
+
+        if self.model in ANALYTIC:
+            return WFPT_FLOOR
+        return RESOLUTION_FLOOR if self.model in DIFFUSION_MODELS else RACE_FLOOR
+
+    def logp(self, rt, response, theta, *, fine: bool = True) -> np.ndarray:
         """Per-trial log-density; ``theta`` (..., P) in ssm-simulators order, rt and response
-        broadcast against ``theta.shape[:-1]``."""
+        broadcast against ``theta.shape[:-1]`` (``fine=False``: a Fokker-Planck solve's
+        coarser grid)."""
         theta = np.asarray(theta, np.float64)
-        return reference_logp(self.model, rt, response, *np.moveaxis(theta, -1, 0))
+        if self.model in ANALYTIC:
+            return reference_logp(self.model, rt, response, *np.moveaxis(theta, -1, 0))
+        return fp_logp(self.model, rt, response, theta, fine=fine)
+
+    @property
+    def solves(self) -> bool:
+        """True for a numerical solve per parameter vector (about a second each for PyDDM)."""
+        from .fokker_planck import DIFFUSION_MODELS
+
+        return self.model in DIFFUSION_MODELS
 
     def total_logp(self, draws: np.ndarray, data: np.ndarray, chunk: int = 2_000_000) -> np.ndarray:
-        """Total log-likelihood of the trials ``data`` (n, 2) at each row of ``draws`` (S, P)."""
+        """Total log-likelihood of the trials ``data`` (n, 2) at each row of ``draws`` (S, P)
+        (Fokker-Planck solves on their fine grid: between two draws half a posterior SD apart,
+        1,000 ornstein trials' log-likelihood difference moves by 0.2-0.3 nats on the coarse one)."""
         draws = np.asarray(draws, np.float64)
         n = len(data)
         per = max(1, chunk // max(n, 1))
@@ -52,10 +93,52 @@ class Reference:
 
 
 def has_reference(model: str) -> bool:
-    return model in REFERENCES
+    return model in references()
 
 
 def reference(model: str) -> Reference:
-    if model not in REFERENCES:
-        raise ValueError(f"{model!r} has no reference likelihood; references: {', '.join(REFERENCES)}.")
-    return Reference(model, REFERENCES[model])
+    refs = references()
+    if model not in refs:
+        raise ValueError(f"{model!r} has no reference likelihood; references: {', '.join(refs)}.")
+    return Reference(model, refs[model])
+
+
+def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha: float = 0.01) -> dict:
+    """The reference's per-choice (defective) rt CDFs against ``n_trials`` ssm-simulators trials
+    at ``theta`` (simulated as the training data are, boundary correction included): the
+    largest distance and the Dvoretzky-Kiefer-Wolfowitz band at level ``alpha`` (union over
+    choices), which the distance should stay inside. Trials where the reference has no density
+    (angle's point mass at its collapse) are left out and their share reported."""
+    from ..simulate import simulate_trials
+
+    spec = model_spec(model)
+    ref = reference(model)
+    theta = np.asarray(theta, np.float64)
+    d = simulate_trials(model, np.tile(theta, (n_trials, 1)), seed=seed)
+    rt, resp = d["rt"].to_numpy(np.float64), d["response"].to_numpy()
+    t = theta[spec.params.index("t")]
+    ok = rt - t < SIM_MAX_T - 1e-6  # timed-out trials come back at max_t + t with a made-up response
+    grid = np.linspace(0.0, float(rt[ok].max() - t) + 0.05, 20_001)
+    worst, excluded = 0.0, 0.0
+    for c in spec.choices:
+        x = np.sort(rt[ok & (resp == c)] - t)
+        with np.errstate(invalid="ignore"):
+            dens = np.exp(ref.logp(grid + t, np.full(grid.shape, c), theta))
+        dens[grid <= 0] = 0.0
+        bad = ~np.isfinite(dens)
+        cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(grid))])
+        # leave out trials near a point where the reference has no density (and the grid around it)
+        keep = np.ones(len(x), bool)
+        if bad.any():
+            for g in grid[bad]:
+                keep &= np.abs(x - g) > 2 * (grid[1] - grid[0])
+            cdf = np.nan_to_num(cdf, nan=0.0)
+        excluded += (~keep).sum() / n_trials
+        x_in = x[keep]
+        if len(x_in):
+            emp = np.arange(1, len(x_in) + 1) / n_trials
+            ref_cdf = np.interp(x_in, grid, cdf)
+            worst = max(worst, float(np.max(np.abs(emp - ref_cdf))), float(np.max(np.abs(emp - 1 / n_trials - ref_cdf))))
+    band = math.sqrt(math.log(2 * len(spec.choices) / alpha) / (2 * n_trials))
+    return {"model": model, "theta": theta.tolist(), "n_trials": n_trials, "ks": worst, "band": band,
+            "passed": bool(worst <= band), "excluded": float(excluded)}

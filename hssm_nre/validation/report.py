@@ -31,6 +31,11 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str)
         + ").",
         "",
     ]
+    unconv = f.get("unconverged", {})
+    if unconv.get("sbc") or unconv.get("fidelity"):
+        lines += [f"Fits left out as unconverged (fewer than half their draws distinct: a stuck chain): "
+                  f"{unconv.get('sbc', 0)} of {unconv.get('sbc_fits', 0)} calibration fits, "
+                  f"{unconv.get('fidelity', 0)} posterior comparisons.", ""]
     sbc = f.get("sbc")
     if sbc:
         plots = _sbc_plot(rows, params, out)
@@ -66,16 +71,17 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str)
         from .references import reference
 
         pt = f["per_trial"]
+        floor = reference(report.model).floor
         lines += [
             f"## Against the reference: {reference(report.model).description}",
             "",
             f"Per-trial error (differences over theta at fixed x, across the box): median "
             f"{pt['median']:.3f}, 90th percentile {pt['p90']:.3f} nats ({pt['excluded']:.1%} of points "
-            "excluded where the reference is below -60 or undefined).",
+            f"excluded where the reference is below {floor:g} (its accuracy) or undefined).",
             "",
             "Posteriors reweighted to the reference by Pareto-smoothed importance sampling:",
             "",
-            "| trials | datasets | k-hat > 0.7 | " + " | ".join(f"{p}: median shift (worst) / SD ratio" for p in params) + " |",
+            "| trials | datasets (skipped) | k-hat > 0.7 | " + " | ".join(f"{p}: median shift (worst) / SD ratio" for p in params) + " |",
             "|---|---|---|" + "---|" * len(params),
         ]
         for n, fid in f.get("fidelity", {}).items():
@@ -85,8 +91,12 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str)
                 )
             else:
                 cells = " | ".join("-" for _ in params)
-            lines.append(f"| {int(n):,} | {fid['datasets']} | {fid['khat_over_0.7']} | {cells} |")
+            lines.append(f"| {int(n):,} | {fid['datasets']} ({fid.get('skipped', 0)}) | {fid['khat_over_0.7']} | {cells} |")
         lines.append("")
+        skipped = [(n, th) for n, fid in f.get("fidelity", {}).items() for th in fid.get("skipped_truths", [])]
+        if skipped:
+            lines += ["Skipped datasets (the reference has no density at some of their trials), parameters "
+                      f"({', '.join(params)}): " + "; ".join(f"{int(n):,} trials {np.round(th, 3).tolist()}" for n, th in skipped), ""]
     path = out / "validation.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -98,7 +108,7 @@ def _sbc_plot(rows: list[dict], params: list[str], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sbc = [r for r in rows if r["study"] == "sbc" and "skipped" not in r]
+    sbc = [r for r in rows if r["study"] == "sbc" and "skipped" not in r and r.get("distinct", 1.0) >= 0.5]
     ranks = np.array([r["rank"] for r in sbc])
     n_ranks = min(r["n_ranks"] for r in sbc)
     band = simultaneous_band(len(sbc), n_ranks, alpha=0.01)

@@ -63,6 +63,8 @@ def run_task(task: dict) -> list[dict]:
             "truth": theta.tolist(),
             "mean": draws.mean(axis=0).tolist(),
             "sd": draws.std(axis=0).tolist(),
+            # a chain stuck on a few points (step size collapsed) has few distinct draws
+            "distinct": float(len(np.unique(draws, axis=0)) / len(draws)),
         }
         if study == "sbc":
             row["rank"] = ranks(draws, theta, task["n_ranks"]).tolist()
@@ -78,7 +80,19 @@ def run_task(task: dict) -> list[dict]:
             ref = reference(lik.spec.name)
             nre_ll = fit.logp_draws(draws, data)
             ref_ll = ref.total_logp(draws, data)
-            w = reweight(draws, ref_ll - nre_ll)
+            if np.isnan(ref_ll).any():  # e.g. trials near angle's collapse, where it has no density
+                out.append(row | {"truth": theta.tolist(),
+                                  "skipped": "the reference has no density at some trials (angle's collapse)"})
+                continue
+            # draws the reference gives zero density (after angle's collapse, below a grid's
+            # tail) have importance weight 0: leaving them out is the same estimate
+            live = np.isfinite(ref_ll)
+            if live.mean() < 0.5:
+                out.append(row | {"truth": theta.tolist(),
+                                  "skipped": f"the reference gives {1 - live.mean():.0%} of the draws zero density"})
+                continue
+            w = reweight(draws[live], (ref_ll - nre_ll)[live])
+            row["zero_weight_draws"] = int((~live).sum())
             row |= {
                 "ref_mean": w["mean"].tolist(),
                 "ref_sd": w["sd"].tolist(),

@@ -13,8 +13,8 @@ uniform prior the fits use):
   trials, the reference posterior obtained by Pareto-smoothed importance reweighting of the NRE's
   draws, reported as the mean shift in reference SDs and the SD ratio (with k-hat).
 
-Fits run as tasks (:mod:`hssm_nre.distributed`: a local Ray by default, a cluster with
-``address``), each result checkpointed as a JSON line the moment it arrives, so a rerun resumes.
+Fits run as tasks (:mod:`hssm_nre.distributed`: one worker process per core by default, a Ray
+cluster with ``address``), each result checkpointed as a JSON line the moment it arrives, so a rerun resumes.
 The report (markdown and PNG plots) and a verdict go beside the network (its folder, when
 writable) and into its metadata, where ``hssm-nre info`` and ``list`` show it.
 """
@@ -44,7 +44,9 @@ VERDICT_RULES = (
     "50 / 90 / 95 % interval covers less than its level minus 2.5 Monte Carlo SE, (3) at 99 % of "
     "parameter vectors the likelihood integrates to 1 +/- 0.05, and, where a reference exists, "
     "(4) at 1,000 trials the median posterior-mean shift is at most 0.25 reference SD and the "
-    "median SD ratio in [0.9, 1.1] for every parameter (datasets with Pareto k-hat > 0.7 left out)"
+    "median SD ratio in [0.9, 1.1] for every parameter (datasets with Pareto k-hat > 0.7 left out), "
+    "and (5) at most 2 % of the calibration fits are stuck chains (fewer than half their draws "
+    "distinct; left out of (1) and (2))"
 )
 
 
@@ -54,12 +56,12 @@ class ValidationSettings:
 
     sbc_datasets: int = 200
     sbc_trials: int = 200
-    draws: int = 300
-    tune: int = 300
+    draws: int = 200
+    tune: int = 200
     n_ranks: int = 100
     fidelity_trials: tuple[int, ...] = (100, 1000, 5000)
-    fidelity_datasets: tuple[int, ...] = (10, 10, 4)
-    fidelity_draws: int = 1000
+    fidelity_datasets: tuple[int, ...] = (10, 10, 2)
+    fidelity_draws: int = 500
     per_trial_x: int = 200
     normalisation_theta: int = 500
     seed: int = 0
@@ -68,9 +70,16 @@ class ValidationSettings:
     def __post_init__(self) -> None:
         if len(self.fidelity_trials) != len(self.fidelity_datasets):
             raise ValueError("fidelity_trials and fidelity_datasets need one entry each per trial count.")
-        for name in ("sbc_datasets", "sbc_trials", "draws", "tune", "n_ranks", "chunk"):
+        for name in ("sbc_trials", "draws", "tune", "n_ranks", "chunk", "fidelity_draws"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+        if self.sbc_datasets < 0 or any(k < 0 for k in self.fidelity_datasets):
+            raise ValueError("dataset counts cannot be negative.")
+
+    @property
+    def partial(self) -> bool:
+        """No calibration study (``sbc_datasets=0``): figures, but no verdict."""
+        return self.sbc_datasets == 0
 
     @classmethod
     def quick(cls) -> ValidationSettings:
@@ -106,7 +115,7 @@ def _tasks(lik, s: ValidationSettings, weights: str) -> list[dict]:
     ]
     if has_reference(lik.spec.name):
         for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
-            per = max(1, min(s.chunk, 100_000 // (n * 10)))  # big datasets: smaller chunks
+            per = max(1, min(s.chunk, 2_000 // n))  # big datasets: smaller chunks, spread over workers
             tasks += [
                 base | {"study": "fidelity", "n_trials": n, "draws": s.fidelity_draws, "tune": s.tune,
                         "indices": idx}
@@ -136,8 +145,19 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int) -> float:
 
     total = s.sbc_datasets * (s.tune + s.draws) * 12 * grad_seconds(s.sbc_trials)
     if has_reference(lik.spec.name):
+        from .tasks import dataset
+
+        # the reference at every draw: one timed evaluation (a numerical solve for most)
+        d = dataset(lik.spec, 200, s.seed, 0)
+        per_draw = 0.0
+        if d is not None:
+            ref = reference(lik.spec.name)
+            ref.total_logp(d[0][None], d[1])  # compiles / warms up
+            t0 = time.perf_counter()
+            ref.total_logp(d[0][None] * (1 + 1e-9), d[1])  # another vector: no cached solve
+            per_draw = time.perf_counter() - t0
         for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
-            total += k * (s.tune + s.fidelity_draws) * 12 * grad_seconds(n)
+            total += k * ((s.tune + s.fidelity_draws) * 12 * grad_seconds(n) + s.fidelity_draws * per_draw)
     return total / max(workers, 1) + 30.0 * max(workers, 1)
 
 
@@ -162,8 +182,8 @@ def validate(
     settings
         The run's size (:class:`ValidationSettings`; ``ValidationSettings.quick()`` for a look).
     address, workers
-        Ray: a cluster's head address, or a local Ray with ``workers`` CPUs (default all);
-        ``workers=0`` fits here without Ray.
+        A Ray cluster's head address (``pip install "hssm-nre[cluster]"``), or else ``workers``
+        local worker processes (default: one per core); ``workers=0`` fits in this process.
     out
         Folder of the report and checkpoint (default: the network's folder when writable,
         else ``./validation-<model>-<sha>``).
@@ -207,16 +227,19 @@ def validate(
             f.flush()
             os.fsync(f.fileno())
 
+        from ..interrupt import Interruptible
         from .tasks import run_task
 
-        run_tasks(run_task, todo, address=address, workers=workers, on_result=record,
-                  units=lambda t: len(t["indices"]), desc=f"validating {name}", progress=progress)
+        # SIGTERM as well as Ctrl-C stops the workers too, and the checkpoint keeps every fit so far
+        with Interruptible(f"validating {name!r}", kept=f"the finished fits are in {checkpoint}; a rerun resumes"):
+            run_tasks(run_task, todo, address=address, workers=workers, on_result=record,
+                      units=lambda t: len(t["indices"]), desc=f"validating {name}", progress=progress)
     rows = list(_load_checkpoint(checkpoint, lik.sha256).values())
     figures = _summarise(lik, entry, s, rows, progress=progress)
-    status, summary = _verdict(lik, figures)
+    status, summary = _verdict(lik, figures, s)
     report = ValidationReport(name, lik.sha256, status, summary, figures)
     report.record = write_report(report, lik, s, rows, out, VERDICT_RULES)
-    if write_metadata and writable:
+    if write_metadata and writable and not s.partial:
         from ..cache import update_metadata
 
         update_metadata(folder, {"validation": {
@@ -252,7 +275,11 @@ def _summarise(lik, entry, s: ValidationSettings, rows: list[dict], *, progress:
     lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
     prior_sd = (hi - lo) / np.sqrt(12.0)
     figures: dict = {"params": params}
-    sbc = [r for r in rows if r["study"] == "sbc" and "skipped" not in r]
+    fitted = [r for r in rows if r["study"] == "sbc" and "skipped" not in r]
+    sbc = [r for r in fitted if converged(r)]
+    figures["unconverged"] = {"sbc": len(fitted) - len(sbc), "sbc_fits": len(fitted),
+                              "fidelity": sum(not converged(r) for r in rows
+                                              if r["study"] == "fidelity" and "skipped" not in r)}
     if sbc:
         ranks_ = np.array([r["rank"] for r in sbc])
         n_ranks = min(r["n_ranks"] for r in sbc)
@@ -306,17 +333,32 @@ def _per_trial(lik, s: ValidationSettings) -> dict:
     from ..reference import per_trial_error
 
     f = jax.jit(lik.logp)
+    ref = reference(lik.spec.name)
+    # PyDDM solves take about a second each: 30 parameter vectors instead of 100
     r = per_trial_error(lik.spec, lambda th, rt, c: np.asarray(f(th, rt, c)), n_x=s.per_trial_x,
-                        n_theta=100, seed=s.seed)
+                        n_theta=30 if ref.solves else 100, seed=s.seed, ref_logp=ref.logp,
+                        shared_theta=True, floor=ref.floor)
     return {"median": r["median"], "p90": r["p90"], "excluded": r["excluded"]}
+
+
+#: A fit whose chain has fewer distinct draws than this share is a sampler failure (a collapsed
+#: step size), not a posterior: left out of the statistics and counted.
+MIN_DISTINCT = 0.5
+
+
+def converged(row: dict) -> bool:
+    return row.get("distinct", 1.0) >= MIN_DISTINCT
 
 
 def _fidelity(rows: list[dict], params: list[str]) -> dict:
     out = {}
     for n in sorted({r["n_trials"] for r in rows if r["study"] == "fidelity"}):
-        fits = [r for r in rows if r["study"] == "fidelity" and r["n_trials"] == n and "skipped" not in r]
+        every = [r for r in rows if r["study"] == "fidelity" and r["n_trials"] == n]
+        fits = [r for r in every if "skipped" not in r and converged(r)]
         good = [r for r in fits if r["khat"] <= 0.7]
-        entry: dict = {"datasets": len(fits), "khat_over_0.7": len(fits) - len(good),
+        entry: dict = {"datasets": len(fits), "skipped": len(every) - len(fits),
+                       "skipped_truths": [r["truth"] for r in every if "skipped" in r and "truth" in r],
+                       "khat_over_0.7": len(fits) - len(good),
                        "khat_max": max((r["khat"] for r in fits), default=None)}
         if good:
             shift = np.abs(np.array([r["mean"] for r in good]) - np.array([r["ref_mean"] for r in good]))
@@ -332,16 +374,23 @@ def _fidelity(rows: list[dict], params: list[str]) -> dict:
     return out
 
 
-def _verdict(lik, figures: dict) -> tuple[str, str]:
+def _verdict(lik, figures: dict, s: ValidationSettings) -> tuple[str, str]:
     problems, notes = [], []
     sbc = figures.get("sbc")
-    if not sbc:
+    if s.partial:
+        notes.append("no calibration study (sbc_datasets=0): figures only, no verdict")
+    elif not sbc:
         return "failed", "no dataset could be fitted."
-    if sbc["outside_band"]:
-        problems.append(f"SBC ranks outside the 99 % band for {', '.join(sbc['outside_band'])}")
-    if sbc["coverage_misses"]:
-        problems.append(f"{len(sbc['coverage_misses'])} coverage miss(es) ({'; '.join(sbc['coverage_misses'][:3])})")
-    notes.append(f"SBC over {sbc['datasets']} datasets of {sbc['trials']} trials")
+    unconv = figures.get("unconverged", {})
+    if unconv.get("sbc_fits") and unconv["sbc"] > 0.02 * unconv["sbc_fits"]:
+        problems.append(f"{unconv['sbc']} of {unconv['sbc_fits']} calibration fits did not converge "
+                        "(stuck chains; left out: more --tune, or a network NUTS cannot move on)")
+    if sbc:
+        if sbc["outside_band"]:
+            problems.append(f"SBC ranks outside the 99 % band for {', '.join(sbc['outside_band'])}")
+        if sbc["coverage_misses"]:
+            problems.append(f"{len(sbc['coverage_misses'])} coverage miss(es) ({'; '.join(sbc['coverage_misses'][:3])})")
+        notes.append(f"SBC over {sbc['datasets']} datasets of {sbc['trials']} trials")
     norm = figures.get("normalisation", {})
     if "within_0.05" in norm:
         notes.append(f"mass within 1 +/- 0.05 at {norm['within_0.05']:.1%} of theta")
@@ -359,8 +408,8 @@ def _verdict(lik, figures: dict) -> tuple[str, str]:
             if worst_shift > 0.25 or min(ratios) < 0.9 or max(ratios) > 1.1:
                 problems.append(f"posterior at 1,000 trials off the reference (median shift up to {worst_shift:.2f} SD, "
                                 f"SD ratio {min(ratios):.2f}-{max(ratios):.2f})")
-    status = "failed" if problems else "passed"
-    summary = ("; ".join(problems) if problems else "calibrated") + " (" + "; ".join(notes) + ")."
+    status = "failed" if problems else ("partial" if s.partial else "passed")
+    summary = ("; ".join(problems) if problems else ("no problem found" if s.partial else "calibrated")) + " (" + "; ".join(notes) + ")."
     return status, summary
 
 

@@ -143,3 +143,34 @@ def test_the_python_api_raises_keyboard_interrupt_and_caches_nothing(isolated_ca
     assert str(e.value) == "Interrupted (Ctrl-C) while training: stopped training 'ddm'; nothing was cached."
     assert list_entries() == {}
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_validation_and_its_worker_processes(tmp_path, tiny_path):
+    """`hssm-nre validate` fits in spawned worker processes: a SIGTERM to the driver stops them
+    too (they were left running before), exits 130 and keeps the checkpoint for a resume."""
+    env = os.environ | {"HSSM_NRE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hssm_nre.cli", "validate", "ddm", "--weights", str(tiny_path), "--quick",
+         "--out", str(tmp_path / "out"), "--no-metadata", "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+
+    def children():
+        out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    t0 = time.monotonic()
+    while len(children()) < 2:  # the workers (and multiprocessing's resource tracker) are up
+        assert proc.poll() is None and time.monotonic() - t0 < 120, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.2)
+    time.sleep(3)
+    kids = children()
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=30)
+    err = proc.stderr.read().decode(errors="replace")
+    assert rc == 130, err[-2000:]
+    assert "Interrupted (SIGTERM)" in err and "a rerun resumes" in err
+    time.sleep(2)
+    alive = [k for k in kids if Path(f"/proc/{k}").exists() and "zombie" not in Path(f"/proc/{k}/status").read_text().lower()]
+    assert not alive, f"worker processes left running: {alive}"

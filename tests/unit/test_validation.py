@@ -69,3 +69,20 @@ def test_an_unvalidated_network_warns_in_hssm(ddm_data, tiny_path):
 
     with pytest.warns(UnvalidatedNetworkWarning, match="never been validated.*hssm-nre validate ddm --weights"):
         hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=tiny_path, p_outlier=0)
+
+
+def test_a_partial_run_compares_with_the_reference_and_leaves_the_metadata_alone(tiny_path, tmp_path):
+    from hssm_nre.cache import load_entry
+    from hssm_nre.validation import ValidationSettings, validate
+
+    net = tmp_path / "net"
+    shutil.copytree(tiny_path, net)
+    s = ValidationSettings(sbc_datasets=0, draws=40, tune=40, fidelity_trials=(40,), fidelity_datasets=(2,),
+                           fidelity_draws=40, per_trial_x=10, normalisation_theta=6)
+    assert s.partial and not ValidationSettings().partial
+    report = validate(None, weights=net, settings=s, workers=0, progress=False)
+    assert report.status in ("partial", "failed") and "sbc" not in report.figures
+    assert report.figures["fidelity"]["40"]["datasets"] + report.figures["fidelity"]["40"]["skipped"] == 2
+    assert "validation" not in load_entry(net).metadata
+    with pytest.raises(ValueError, match="negative"):
+        ValidationSettings(sbc_datasets=-1)

@@ -1,0 +1,109 @@
+"""Fokker-Planck references: each against a closed form in a limit where it has one, and
+(slow) against 500k ssm-simulators trials."""
+
+import math
+
+import numpy as np
+import pytest
+
+from hssm_nre.reference import wfpt_logp
+from hssm_nre.validation.fokker_planck import MONITORING_SHIFT, RESOLUTION_FLOOR, fp_logp, race_density
+from hssm_nre.validation.references import has_reference, ks_check, reference, references
+
+C = MONITORING_SHIFT
+S = np.linspace(0.05, 3.0, 60)
+
+
+def _ddm_with_shifted_bounds(s, choice, v, a, z):
+    """WFPT of ssm-simulators' ddm whose boundaries sit C further out, the start point fixed."""
+    y0 = -a + 2 * a * z
+    a2 = a + C
+    return wfpt_logp(s, choice, v, a2, (y0 + a2) / (2 * a2), 0.0)
+
+
+@pytest.mark.parametrize(
+    "model, theta",
+    [
+        ("ornstein", dict(v=0.7, a=1.1, z=0.4, g=0.0)),  # no leak
+        ("angle", dict(v=0.7, a=1.1, z=0.4, theta=0.0)),  # no collapse
+        ("weibull", dict(v=0.7, a=1.1, z=0.4, alpha=2.0, beta=1e6)),  # no decay in 3 s
+    ],
+)
+def test_two_boundary_references_reduce_to_wfpt_in_their_ddm_limit(model, theta):
+    spec_params = {"ornstein": ["v", "a", "z", "g", "t"], "angle": ["v", "a", "z", "t", "theta"],
+                   "weibull": ["v", "a", "z", "t", "alpha", "beta"]}[model]
+    th = np.array([theta.get(p, 0.0) for p in spec_params])
+    for choice in (1, -1):
+        got = fp_logp(model, S, np.full_like(S, choice), th)
+        want = _ddm_with_shifted_bounds(S, choice, theta["v"], theta["a"], theta["z"])
+        bulk, edge = want > -3, (want > RESOLUTION_FLOOR) & (want <= -3)
+        assert np.max(np.abs(got - want)[bulk]) < 0.025, (model, choice)  # PyDDM's grid: dx 0.002, dt 0.5 ms
+        assert np.max(np.abs(got - want)[edge], initial=0) < 0.25, (model, choice)
+
+
+def test_a_leak_a_collapse_and_a_decay_change_the_density():
+    base = fp_logp("ornstein", S, np.ones_like(S), np.array([0.7, 1.1, 0.4, 0.0, 0.0]))
+    leaky = fp_logp("ornstein", S, np.ones_like(S), np.array([0.7, 1.1, 0.4, 0.8, 0.0]))
+    assert np.max(np.abs(leaky - base)) > 0.3
+    # angle: density 0 after the collapse, none (NaN) at it, finite before
+    a, th = 1.0, 0.6
+    collapse = a / math.tan(th)
+    s = np.array([0.5 * collapse, collapse, collapse + 0.1])
+    lp = fp_logp("angle", s, np.ones(3), np.array([0.5, a, 0.5, 0.0, th]))
+    assert np.isfinite(lp[0]) and np.isnan(lp[1]) and lp[2] == -np.inf
+
+
+def test_one_accumulator_far_from_its_barrier_is_a_wald_density():
+    v, a, z = 2.0, 2.0, 0.9  # starts at 1.8, drifts up: the barrier at 0 is never felt
+    b = a + C
+    dens = race_density("race_no_bias_2", dict(v0=v, v1=0.0, a=a, z=z), S, np.zeros_like(S, int))
+    # the other accumulator (v = 0, start 1.8) survives with probability S_1(s); divide it out
+    dens_other = race_density("race_no_bias_2", dict(v0=v, v1=0.0, a=a, z=z), S, np.ones_like(S, int))
+    d = b - z * a
+    wald = d / np.sqrt(2 * np.pi * S**3) * np.exp(-((d - v * S) ** 2) / (2 * S))
+    # race density = f_0 * S_1, and f_0 is Wald: the ratio to Wald is S_1, in (0, 1], decreasing
+    ratio = dens / wald
+    assert np.all((ratio > 0) & (ratio <= 1 + 1e-3)) and np.all(np.diff(ratio) <= 1e-6)
+    assert np.all(dens_other > 0)
+
+
+def test_a_race_density_integrates_to_one_over_time_and_choices():
+    s = np.linspace(0.0, 20.0, 40_001)
+    theta = dict(v0=1.0, v1=0.5, v2=1.5, v3=0.2, a=2.0, z=0.3)
+    mass = sum(np.trapezoid(race_density("race_no_bias_4", theta, s, np.full(s.shape, c)), s) for c in range(4))
+    assert abs(mass - 1.0) < 2e-3
+
+
+def test_references_cover_the_ddm_family_the_pyddm_models_and_the_races():
+    refs = references()
+    for m in ("ddm", "ddm_sdv", "full_ddm", "angle", "weibull", "ornstein", "race_no_bias_3", "race_no_bias_4"):
+        assert has_reference(m) and m in refs
+    assert not has_reference("levy") and not has_reference("lca_3")
+    with pytest.raises(ValueError, match="no reference"):
+        reference("levy")
+    # the interface: (..., P) parameters, one solve per distinct vector
+    draws = np.array([[0.7, 1.1, 0.4, 0.3, 0.2], [0.5, 1.0, 0.5, 0.0, 0.2]])
+    data = np.array([[0.8, 1.0], [1.2, -1.0], [0.6, 1.0]])
+    tot = reference("ornstein").total_logp(draws, data)
+    assert tot.shape == (2,) and np.all(np.isfinite(tot))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "model, theta",
+    [
+        ("angle", [0.8, 1.5, 0.5, 0.2, 0.4]),
+        ("weibull", [0.8, 1.5, 0.5, 0.2, 2.0, 2.0]),
+        ("ornstein", [0.5, 1.2, 0.5, 0.3, 0.3]),
+        ("race_no_bias_3", [1.0, 0.5, 1.5, 2.0, 0.3, 0.3]),
+        ("race_no_bias_4", [1.0, 0.5, 1.5, 0.8, 2.0, 0.3, 0.3]),
+        ("ddm", [0.8, 1.2, 0.4, 0.3]),
+        ("angle", [0.0, 1.0, 0.5, 0.2, 1.0]),  # collapses at 0.64 s: a point mass, left out
+        ("angle", [0.5, 1.0, 0.7, 0.2, -0.1]),  # an expanding boundary
+        ("weibull", [0.5, 1.5, 0.5, 0.2, 4.0, 0.4]),  # a steep collapse
+        ("race_no_z_3", [0.3, 0.2, 0.5, 1.0, 0.3]),  # slow drifts from 0: the barrier matters
+    ],
+)
+def test_each_reference_matches_500k_simulated_trials(model, theta):
+    r = ks_check(model, theta, 500_000)
+    assert r["passed"], r
