@@ -118,13 +118,13 @@ def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha
     rt, resp = d["rt"].to_numpy(np.float64), d["response"].to_numpy()
     t = theta[spec.params.index("t")]
     ok = rt - t < SIM_MAX_T - 1e-6  # timed-out trials come back at max_t + t with a made-up response
-    grid = np.linspace(0.0, float(rt[ok].max() - t) + 0.05, 20_001)
+    # decision times from below 0 (full_ddm's t - st) to the slowest trial
+    grid = np.linspace(min(0.0, float(rt[ok].min() - t)) - 0.01, float(rt[ok].max() - t) + 0.05, 20_001)
     worst, excluded = 0.0, 0.0
     for c in spec.choices:
         x = np.sort(rt[ok & (resp == c)] - t)
-        with np.errstate(invalid="ignore"):
-            dens = np.exp(ref.logp(grid + t, np.full(grid.shape, c), theta))
-        dens[grid <= 0] = 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dens = np.exp(ref.logp(grid + t, np.full(grid.shape, c), theta))  # 0 outside the support
         bad = ~np.isfinite(dens)
         cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(grid))])
         # leave out trials near a point where the reference has no density (and the grid around it)

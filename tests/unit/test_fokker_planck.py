@@ -98,6 +98,7 @@ def test_references_cover_the_ddm_family_the_pyddm_models_and_the_races():
         ("race_no_bias_3", [1.0, 0.5, 1.5, 2.0, 0.3, 0.3]),
         ("race_no_bias_4", [1.0, 0.5, 1.5, 0.8, 2.0, 0.3, 0.3]),
         ("ddm", [0.8, 1.2, 0.4, 0.3]),
+        ("full_ddm", [0.822, 0.894, 0.316, 0.283, 0.163, 1.826, 0.152]),  # trials before t (st)
         ("angle", [0.0, 1.0, 0.5, 0.2, 1.0]),  # collapses at 0.64 s: a point mass, left out
         ("angle", [0.5, 1.0, 0.7, 0.2, -0.1]),  # an expanding boundary
         ("weibull", [0.5, 1.5, 0.5, 0.2, 4.0, 0.4]),  # a steep collapse
