@@ -132,7 +132,7 @@ def section_renorm(networks, n_theta):
         e = _entry(name)
         spec = e.spec
         raw = network_weights(e.weights)
-        nw = {k: jnp.asarray(v) for k, v in normaliser_weights(e.weights).items()}
+        nw = jax.tree.map(jnp.asarray, normaliser_weights(e.weights) or {})
         f = make_batched_log_ratio_fn(spec, raw)
         lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
         rng = np.random.default_rng(1)
@@ -147,7 +147,7 @@ def section_renorm(networks, n_theta):
             _, g_exact, _ = log_normaliser_targets(spec, raw, e.evidence, th[None], n_grid=1500)
             offsets = {"raw": np.zeros(spec.n_params), "exact": g_exact[0]}
             if nw:
-                g_fit = jax.grad(lambda t: log_normaliser(spec, nw, t, JNP_OPS()))(jnp.asarray(th, jnp.float32))
+                g_fit = jax.grad(lambda t: log_normaliser(spec, {"normaliser": nw}, t, JNP_OPS()))(jnp.asarray(th, jnp.float32))
                 offsets["fitted"] = np.asarray(g_fit, np.float64)
             r = identified_shift(spec, f, th, seed=i, offsets=offsets)
             for k, full in r.items():

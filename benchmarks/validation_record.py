@@ -56,17 +56,17 @@ def training_paragraph(meta: dict) -> str:
     features = ("DDM features (scaling law, mirror symmetry, exact Wald asymptote"
                 + (" mixed over the drift's Normal(v, sv)" if "sv" in spec["params"] else "")
                 + (" with the linear collapse added to the drift" if "theta" in spec["params"] else "") + ")"
-                if spec["ddm_scaling"]
+                if spec["features"] == "scaling"
                 else "race features (the chosen accumulator against the others as sorted lists, no one-hot "
                 "choice; a trainable head started at the race of independent Wald accumulators)"
-                if spec.get("race_features")
+                if spec["features"] == "race"
                 else "generic features (parameters scaled to [-1, 1], log u, 1/u, one-hot choice"
                 + ((f"; u = rt - (t - {spec['edge_shift'][0]})" if spec.get("edge_shift") else "; u = rt - t")
                    if spec["shift"] else "")
-                + ("; plus the leading-edge term D^2 / u in a trainable head" if spec.get("edge_features") else "")
+                + ("; plus the leading-edge term D^2 / u in a trainable head" if spec["features"] == "edge" else "")
                 + ("; plus a trainable head started at Durbin's first-order first-passage density for the "
                    "collapsing boundary, whose log M^2 / u, height b(u) / a and standardised distance the MLP also "
-                   "sees" if spec.get("bound_features") else "")
+                   "sees" if spec["features"] == "bound" else "")
                 + ")")
     corr = (" Simulated with the discrete-monitoring boundary correction, so the network learns the "
             "continuous-time model." if spec.get("boundary_correction") else "")

@@ -17,9 +17,9 @@ log r(theta, x) = log p(x | theta) - log p(x). It is built as
   gradient pushing ``t`` back below the data and no reason to stay above it.
 * Smooth activations (SiLU) everywhere: NUTS needs well-behaved gradients.
 
-Feature sets (chosen by :class:`hssm_nre.config.ModelSpec`):
+Feature sets (``ModelSpec.features``):
 
-``ddm_scaling`` (the DDM; ddm_sdv and angle, see below): the first-passage density obeys
+``scaling`` (the DDM; ddm_sdv and angle, see below): the first-passage density obeys
 p(u | v, a, z) = a^-2 p1(u / a^2 | v a, z), and mirroring the process maps
 (v, z, choice) -> (-v, 1 - z, -choice). So F is a function of the
 dimensionless time s = u / a^2, v' = choice * v * a and z' (z for the upper
@@ -47,7 +47,7 @@ density times the others' survivals. No one-hot choice: relabelling the accumula
 relabels F exactly (not the normaliser, a function of theta). ssm-simulators reflects accumulators at 0 (and the LCA
 couples them), which the MLP learns as a correction.
 
-bound (collapsing boundaries, ``ModelSpec.bound_features``: weibull_cdf and angle): the generic
+bound (collapsing boundaries, ``ModelSpec.features == "bound"``: weibull_cdf and angle): the generic
 features plus a linear head over [log M, log u, D^2 / u, v' D, v'^2 u] initialised at Durbin's
 first-order first-passage density of the boundary the choice names,
 (D(u) / u - b'(u)) / sqrt(2 pi u) exp(-(D(u) - v' u)^2 / 2u), with b(u) the boundary's height at
@@ -71,7 +71,6 @@ expectation under the data is grad log Z, to first order), which more data makes
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,7 +89,11 @@ __all__ = [
     "normaliser_weights",
     "normaliser_shapes",
     "scaled_theta",
-    "NORMALISER_PREFIX",
+    "NORMALISER_KEY",
+    "mlp",
+    "flatten",
+    "unflatten",
+    "tree_map",
     "JNP_OPS",
     "KERAS_OPS",
 ]
@@ -185,11 +188,11 @@ def support_edge(spec: ModelSpec, theta):
 def n_features(spec: ModelSpec) -> tuple[int, int, int]:
     """Widths of (MLP input, linear-head input, evidence input)."""
     n_c = len(spec.choices)
-    if spec.ddm_scaling:
+    if spec.features == "scaling":
         if "sv" in spec.params:
             return 6, 6, 1 + n_c
         return (6 if "theta" in spec.params else 5), 5, 1 + n_c
-    if spec.race_features:
+    if spec.features == "race":
         n, zs, extras = race_layout(spec.params, spec.choices)
         # chosen (v, z if per accumulator), a, shared z, extras; others (v, z if per
         # accumulator, log survival); log u, c / u, log(D^2 / u), the others' summed log survival
@@ -198,9 +201,9 @@ def n_features(spec: ModelSpec) -> tuple[int, int, int]:
         return n_mlp, N_RACE_HEAD, 1 + n_c
     n_theta = spec.n_params - (1 if spec.shift else 0)
     n = n_theta + 2 + n_c
-    if spec.edge_features:
+    if spec.features == "edge":
         return n + 1, 3, 1 + n_c
-    if spec.bound_features:
+    if spec.features == "bound":
         return n + 3, N_BOUND_HEAD, 1 + n_c
     return n, n, 1 + n_c
 
@@ -219,7 +222,7 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
 
     u = rt - support_edge(spec, theta) if spec.shift else rt
 
-    if spec.ddm_scaling:
+    if spec.features == "scaling":
         i_v, i_a, i_z = (spec.params.index(p) for p in ("v", "a", "z"))
         v, a, z = theta[..., i_v], theta[..., i_a], theta[..., i_z]
         c = 2.0 * onehot[..., -1] - 1.0  # +1 for the upper boundary (choice 1), -1 otherwise
@@ -255,7 +258,7 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
         jac = -2.0 * xp.log(a)
         return mlp_in, lin_in, ev_in, jac, u
 
-    if spec.race_features:
+    if spec.features == "race":
         return _race_features(spec, theta, u, onehot, ev_in, ops)
 
     keep = [i for i, p in enumerate(spec.params) if not (spec.shift and p == "t")]
@@ -264,7 +267,7 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
     uc = xp.maximum(u, U_MIN)
     x_in = xp.stack([xp.log(uc) / 3.0, 0.01 / uc], axis=-1)
     mlp_in = xp.concatenate([th, x_in, onehot], axis=-1)
-    if spec.edge_features:
+    if spec.features == "edge":
         # distance from the start point (-a + 2 a z) to the boundary the choice names (+-a)
         a, z = theta[..., spec.params.index("a")], theta[..., spec.params.index("z")]
         upper = onehot[..., -1]
@@ -273,7 +276,7 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
         lin_in = xp.stack([d2u, xp.log(uc), xp.log(dist)], axis=-1)
         mlp_in = xp.concatenate([mlp_in, (xp.log(d2u) / 5.0)[..., None]], axis=-1)
         return mlp_in, lin_in, ev_in, ops.cast(0.0, dtype) * u, u
-    if spec.bound_features:
+    if spec.features == "bound":
         lin_in, extra = _bound_features(spec, theta, uc, onehot, ops)
         return xp.concatenate([mlp_in, extra], axis=-1), lin_in, ev_in, ops.cast(0.0, dtype) * u, u
     return mlp_in, mlp_in, ev_in, ops.cast(0.0, dtype) * u, u
@@ -290,7 +293,7 @@ M_SOFT = 0.02
 
 
 def _bound_features(spec: ModelSpec, theta, u, onehot, ops: _Ops):
-    """The collapsing-bound features (``ModelSpec.bound_features``) for u > 0: the linear head's
+    """The collapsing-bound features (``ModelSpec.features == "bound"``) for u > 0: the linear head's
     input and the MLP's extra inputs.
 
     Boundaries at +-b(u), start y0 = -a + 2 a z (ssm-simulators' ``ddm_flexbound``). Crossing the
@@ -312,7 +315,7 @@ def _bound_features(spec: ModelSpec, theta, u, onehot, ops: _Ops):
         slope = xp.tan(theta[..., p.index("theta")])
         b = a - u * slope
         minus_u_db = u * slope
-    else:  # ModelSpec refuses bound_features for any other boundary
+    else:  # ModelSpec refuses the bound features for any other boundary
         raise ValueError(f"{spec.name!r}: no collapsing-boundary features for boundary {boundary!r}.")
     upper = onehot[..., -1]
     c = 2.0 * upper - 1.0
@@ -351,7 +354,7 @@ def wald_log_survival(dist, v, u, ops: _Ops):
 
 
 def _race_features(spec: ModelSpec, theta, u, onehot, ev_in, ops: _Ops):
-    """The race features (``ModelSpec.race_features``): chosen accumulator, the others sorted by
+    """The race features (``ModelSpec.features == "race"``): chosen accumulator, the others sorted by
     drift, and the independent-race head. Returns what :func:`features` returns."""
     xp = ops
     n, zs, extras = race_layout(spec.params, spec.choices)
@@ -406,54 +409,70 @@ def _race_features(spec: ModelSpec, theta, u, onehot, ev_in, ops: _Ops):
 
 
 # ------------------------------------------------------------------------------ weights
-def layer_shapes(spec: ModelSpec, widths, evidence_widths) -> dict[str, tuple[int, ...]]:
-    """Names and shapes of every weight, in a fixed order."""
+# The weights are a nested pytree (dicts and lists of float32 arrays):
+#
+#     {"f":    MLP,            # F's multilayer perceptron
+#      "head": {"W": (n, 1)},  # F's linear head (the exact asymptote or leading term)
+#      "g":    MLP,            # G(x), the data-only term
+#      "normaliser": MLP}      # optional: log Z_hat(theta), see log_normaliser
+#
+#     MLP = {"hidden": [{"W": (n_in, width), "b": (width,)}, ...], "out": {"W": (width, 1), "b": (1,)}}
+#
+# Stored (hssm_nre.cache) as one array per leaf under its path, "f/hidden/0/W".
+
+
+def mlp_shapes(n_in: int, widths) -> dict[str, Any]:
+    """Shapes of an MLP's weights: ``n_in`` inputs, hidden ``widths``, one output."""
+    hidden, prev = [], n_in
+    for w in widths:
+        hidden.append({"W": (prev, w), "b": (w,)})
+        prev = w
+    return {"hidden": hidden, "out": {"W": (prev, 1), "b": (1,)}}
+
+
+def layer_shapes(spec: ModelSpec, widths, evidence_widths) -> dict[str, Any]:
+    """The network's weight shapes, as the weights' pytree with shape tuples for leaves."""
     n_mlp, n_lin, n_ev = n_features(spec)
-    shapes: dict[str, tuple[int, ...]] = {}
-    prev = n_mlp
-    for i, w in enumerate(widths):
-        shapes[f"f{i}_W"], shapes[f"f{i}_b"] = (prev, w), (w,)
-        prev = w
-    shapes["f_out_W"], shapes["f_out_b"] = (prev, 1), (1,)
-    shapes["lin_W"] = (n_lin, 1)
-    prev = n_ev
-    for i, w in enumerate(evidence_widths):
-        shapes[f"g{i}_W"], shapes[f"g{i}_b"] = (prev, w), (w,)
-        prev = w
-    shapes["g_out_W"], shapes["g_out_b"] = (prev, 1), (1,)
-    return shapes
+    return {"f": mlp_shapes(n_mlp, widths), "head": {"W": (n_lin, 1)}, "g": mlp_shapes(n_ev, evidence_widths)}
 
 
-def init_weights(spec: ModelSpec, widths, evidence_widths, seed: int) -> dict[str, np.ndarray]:
+def head_init(spec: ModelSpec, n_lin: int) -> np.ndarray:
+    """The linear head's initial (exact or leading-order) coefficients, shape (n_lin, 1)."""
+    w = np.zeros((n_lin, 1), np.float32)
+    if spec.features == "scaling":
+        # Wald density at the absorbing boundary, boundaries at +-1, start at
+        # -1 + 2 z': distance D = 2 d; log f = log D - 1.5 log s - D^2/2s
+        # + v' D - v'^2 s / 2 - log sqrt(2 pi).
+        w[:5, 0] = [1.0, -1.5, -2.0, 2.0, -0.5]
+        if n_lin == 6:
+            # ddm_sdv: the Wald density mixed over v' ~ Normal(v', w^2),
+            # D / sqrt(2 pi s^3 (1 + w^2 s)) exp(-(D - v' s)^2 / 2 s (1 + w^2 s)):
+            # the exponent's terms times k = 1 / (1 + w^2 s), and -0.5 log(1 + w^2 s).
+            w[5, 0] = -0.5
+    elif spec.features == "edge":
+        # the Wald density's leading terms: -D^2 / 2u - 1.5 log u + log D
+        w[:, 0] = [-0.5, -1.5, 1.0]
+    elif spec.features == "race":
+        w[:, 0] = RACE_HEAD_INIT
+    elif spec.features == "bound":
+        w[:, 0] = BOUND_HEAD_INIT
+    return w
+
+
+def init_mlp(shapes: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Glorot-uniform hidden layers, zero biases and output layer."""
+    return {
+        "hidden": [{"W": glorot(layer["W"], rng), "b": np.zeros(layer["b"], np.float32)} for layer in shapes["hidden"]],
+        "out": {"W": np.zeros(shapes["out"]["W"], np.float32), "b": np.zeros(shapes["out"]["b"], np.float32)},
+    }
+
+
+def init_weights(spec: ModelSpec, widths, evidence_widths, seed: int) -> dict[str, Any]:
     """Glorot-uniform hidden layers, zero output layers, asymptote head at its exact value."""
     rng = np.random.default_rng(seed)
-    out: dict[str, np.ndarray] = {}
-    for name, shape in layer_shapes(spec, widths, evidence_widths).items():
-        if name.endswith("_b") or name.startswith(("f_out", "g_out")):
-            out[name] = np.zeros(shape, np.float32)
-        elif name == "lin_W":
-            w = np.zeros(shape, np.float32)
-            if spec.ddm_scaling:
-                # Wald density at the absorbing boundary, boundaries at +-1, start at
-                # -1 + 2 z': distance D = 2 d; log f = log D - 1.5 log s - D^2/2s
-                # + v' D - v'^2 s / 2 - log sqrt(2 pi).
-                w[:5, 0] = [1.0, -1.5, -2.0, 2.0, -0.5]
-                if shape[0] == 6:
-                    # ddm_sdv: the Wald density mixed over v' ~ Normal(v', w^2),
-                    # D / sqrt(2 pi s^3 (1 + w^2 s)) exp(-(D - v' s)^2 / 2 s (1 + w^2 s)):
-                    # the exponent's terms times k = 1 / (1 + w^2 s), and -0.5 log(1 + w^2 s).
-                    w[5, 0] = -0.5
-            elif spec.edge_features:
-                # the Wald density's leading terms: -D^2 / 2u - 1.5 log u + log D
-                w[:, 0] = [-0.5, -1.5, 1.0]
-            elif spec.race_features:
-                w[:, 0] = RACE_HEAD_INIT
-            elif spec.bound_features:
-                w[:, 0] = BOUND_HEAD_INIT
-            out[name] = w
-        else:
-            out[name] = glorot(shape, rng)
-    return out
+    shapes = layer_shapes(spec, widths, evidence_widths)
+    f = init_mlp(shapes["f"], rng)
+    return {"f": f, "head": {"W": head_init(spec, shapes["head"]["W"][0])}, "g": init_mlp(shapes["g"], rng)}
 
 
 def glorot(shape, rng: np.random.Generator) -> np.ndarray:
@@ -462,43 +481,76 @@ def glorot(shape, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(-lim, lim, size=shape).astype(np.float32)
 
 
-def _n_hidden(weights: Mapping[str, Any], prefix: str) -> int:
-    """Hidden layers of the MLP stored under ``prefix`` (``{prefix}0_W``, ``{prefix}1_W``, ...)."""
-    return sum(1 for k in weights if re.fullmatch(rf"{prefix}\d+_W", k))
+def mlp(x, params: Mapping[str, Any], ops: _Ops):
+    """An MLP's scalar output (SiLU hidden layers), shape ``x.shape[:-1]``."""
+    for layer in params["hidden"]:
+        x = ops.silu(ops.matmul(x, layer["W"]) + layer["b"])
+    return ops.matmul(x, params["out"]["W"])[..., 0] + params["out"]["b"][0]
 
 
-def _mlp(x, weights: Mapping[str, Any], prefix: str, n_hidden: int, ops: _Ops):
-    for i in range(n_hidden):
-        x = ops.silu(ops.matmul(x, weights[f"{prefix}{i}_W"]) + weights[f"{prefix}{i}_b"])
-    return ops.matmul(x, weights[f"{prefix}_out_W"])[..., 0] + weights[f"{prefix}_out_b"][0]
+#: Key of the optional normaliser MLP in the weights' pytree.
+NORMALISER_KEY = "normaliser"
 
 
-#: Key prefix of the normaliser's weights (``n0_W``, ..., ``n_out_b``), stored beside the network's.
-NORMALISER_PREFIX = "n"
-
-
-def _is_normaliser_key(key: str) -> bool:
-    return re.fullmatch(rf"{NORMALISER_PREFIX}(\d+|_out)_[Wb]", key) is not None
-
-
-def normaliser_weights(weights: Mapping[str, Any]) -> dict[str, Any]:
-    """The normaliser's weights in ``weights`` (empty when the network has none)."""
-    return {k: v for k, v in weights.items() if _is_normaliser_key(k)}
+def normaliser_weights(weights: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The normaliser's MLP in ``weights`` (None when the network has none)."""
+    return weights.get(NORMALISER_KEY)
 
 
 def network_weights(weights: Mapping[str, Any]) -> dict[str, Any]:
     """``weights`` without the normaliser: the raw ratio network."""
-    return {k: v for k, v in weights.items() if not _is_normaliser_key(k)}
+    return {k: v for k, v in weights.items() if k != NORMALISER_KEY}
 
 
-def normaliser_shapes(n_params: int, widths) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
-    prev = n_params
-    for i, w in enumerate(widths):
-        shapes[f"{NORMALISER_PREFIX}{i}_W"], shapes[f"{NORMALISER_PREFIX}{i}_b"] = (prev, w), (w,)
-        prev = w
-    shapes[f"{NORMALISER_PREFIX}_out_W"], shapes[f"{NORMALISER_PREFIX}_out_b"] = (prev, 1), (1,)
-    return shapes
+def normaliser_shapes(n_params: int, widths) -> dict[str, Any]:
+    """Shapes of a normaliser MLP over ``n_params`` scaled parameters."""
+    return mlp_shapes(n_params, widths)
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A pytree of dicts and lists as ``{"a/0/W": leaf}`` (how :mod:`hssm_nre.cache` stores it)."""
+    if isinstance(tree, Mapping):
+        items = tree.items()
+    elif isinstance(tree, (list, tuple)) and not (tree and isinstance(tree[0], int)):
+        items = enumerate(tree)
+    else:
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in items:
+        out.update(flatten(v, f"{prefix}/{k}" if prefix else str(k)))
+    return out
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`flatten`: path components that are all digits make lists."""
+    root: dict[str, Any] = {}
+    for path, leaf in flat.items():
+        node = root
+        *parents, last = path.split("/")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = leaf
+
+    def listify(node):
+        if not isinstance(node, dict):
+            return node
+        if node and all(k.isdigit() for k in node):
+            keys = sorted(node, key=int)
+            if keys != [str(i) for i in range(len(keys))]:
+                raise ValueError(f"list indices {keys} are not 0..{len(keys) - 1}")
+            return [listify(node[k]) for k in keys]
+        return {k: listify(v) for k, v in node.items()}
+
+    return listify(root)
+
+
+def tree_map(fn, tree: Any) -> Any:
+    """``fn`` applied to every leaf of a pytree of dicts and lists (no JAX needed)."""
+    if isinstance(tree, Mapping):
+        return {k: tree_map(fn, v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [tree_map(fn, v) for v in tree]
+    return fn(tree)
 
 
 def scaled_theta(spec: ModelSpec, theta, ops: _Ops):
@@ -510,9 +562,10 @@ def scaled_theta(spec: ModelSpec, theta, ops: _Ops):
 
 def log_normaliser(spec: ModelSpec, weights: Mapping[str, Any], theta, ops: _Ops):
     """log Z_hat(theta), shape ``theta.shape[:-1]``; 0 when ``weights`` hold no normaliser."""
-    if f"{NORMALISER_PREFIX}_out_W" not in weights:
+    nw = weights.get(NORMALISER_KEY)
+    if nw is None:
         return 0.0
-    return _mlp(scaled_theta(spec, theta, ops), weights, NORMALISER_PREFIX, _n_hidden(weights, NORMALISER_PREFIX), ops)
+    return mlp(scaled_theta(spec, theta, ops), nw, ops)
 
 
 def _evidence_input(spec: ModelSpec, rt, choice, ops: _Ops):
@@ -523,7 +576,7 @@ def _evidence_input(spec: ModelSpec, rt, choice, ops: _Ops):
 
 def evidence_head(spec: ModelSpec, weights: Mapping[str, Any], rt, choice, ops: _Ops):
     """G(x), the logit's data-only term (its optimum is -log p(x)); rt, choice: (...,)."""
-    return _mlp(_evidence_input(spec, rt, choice, ops), weights, "g", _n_hidden(weights, "g"), ops)
+    return mlp(_evidence_input(spec, rt, choice, ops), weights["g"], ops)
 
 
 def logit_fn(spec: ModelSpec, weights: Mapping[str, Any], theta, rt, choice, ops: _Ops):
@@ -531,8 +584,8 @@ def logit_fn(spec: ModelSpec, weights: Mapping[str, Any], theta, rt, choice, ops
 
     With a normaliser in ``weights`` (see :func:`log_normaliser`) it is subtracted."""
     mlp_in, lin_in, ev_in, jac, u = features(spec, theta, rt, choice, ops)
-    f = _mlp(mlp_in, weights, "f", _n_hidden(weights, "f"), ops) + ops.matmul(lin_in, weights["lin_W"])[..., 0]
-    g = _mlp(ev_in, weights, "g", _n_hidden(weights, "g"), ops)
+    f = mlp(mlp_in, weights["f"], ops) + ops.matmul(lin_in, weights["head"]["W"])[..., 0]
+    g = mlp(ev_in, weights["g"], ops)
     inside = f + jac + g
     # Below the support the value is capped by the network's value at the support edge
     # (``inside`` there is evaluated at u clipped to U_MIN / S_MIN), so moving t past a

@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -46,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .architecture import NORMALISER_PREFIX, layer_shapes, network_weights, normaliser_shapes, normaliser_weights
+from .architecture import flatten, layer_shapes, network_weights, normaliser_shapes, normaliser_weights, unflatten
 from .config import ModelSpec, TrainSettings, model_spec
 from .errors import (
     CacheCorruptedError,
@@ -75,6 +76,7 @@ __all__ = [
     "remove_entry",
     "ensure_writable",
     "replace_weights",
+    "upgrade_entry",
     "update_metadata",
     "shipped_dir",
     "shipped_models",
@@ -84,7 +86,10 @@ __all__ = [
 #: A child of HSSM's logger, which prints INFO lines (as HSSM's own "Model initialized").
 _log = logging.getLogger("hssm.nre")
 
-FORMAT_VERSION = 1
+#: 2: the weights are a nested pytree stored under their paths ("w/f/hidden/0/W") and the spec
+#: has one ``features`` field; 1: flat weight names ("f0_W") and four feature booleans
+#: (:func:`upgrade_entry` converts those).
+FORMAT_VERSION = 2
 ENV_VAR = "HSSM_NRE_CACHE_DIR"
 _VERSIONED = ("ssm-simulators", "bayesflow", "keras", "hssm-nre")
 #: Seconds a writer waits for another process to finish publishing the same key.
@@ -157,7 +162,7 @@ class NetworkEntry:
 
     spec: ModelSpec
     settings: TrainSettings
-    weights: dict[str, np.ndarray]
+    weights: dict[str, Any]  # the pytree of float32 arrays (hssm_nre.architecture)
     evidence: dict[str, np.ndarray] | None
     metadata: dict[str, Any]
     path: Path
@@ -172,6 +177,12 @@ class NetworkEntry:
     def sha256(self) -> str:
         """The checksum of its weights file: which network this is, wherever it lies."""
         return str(self.metadata.get("weights_sha256", ""))
+
+    def has_checksum(self, sha256: str) -> bool:
+        """Whether this is the network of weights checksum ``sha256``, now or before
+        :func:`upgrade_entry` renamed its weights."""
+        old = (self.metadata.get("upgraded_from") or {}).get("weights_sha256")
+        return sha256 in (self.sha256, old)
 
     @property
     def validation_status(self) -> str | None:
@@ -285,9 +296,10 @@ def _aside(path: Path) -> Path:
     return aside
 
 
-def _write_arrays(file: Path, weights: dict[str, np.ndarray], evidence: dict[str, np.ndarray] | None) -> None:
-    """weights.npz: float32 arrays, the network's under ``w/``, the evidence term's under ``e/``."""
-    arrays = {f"w/{k}": np.asarray(v, np.float32) for k, v in weights.items()}
+def _write_arrays(file: Path, weights: dict[str, Any], evidence: dict[str, np.ndarray] | None) -> None:
+    """weights.npz: float32 arrays, the network's pytree under ``w/<path>``, the evidence term's
+    under ``e/``."""
+    arrays = {f"w/{k}": np.asarray(v, np.float32) for k, v in flatten(weights).items()}
     if evidence is not None:
         arrays |= {f"e/{k}": np.asarray(v, np.float32) for k, v in evidence.items()}
     np.savez(file, **arrays)
@@ -365,7 +377,7 @@ def _existing_sha(path: Path) -> str | None:
 
 
 def replace_weights(
-    path: str | os.PathLike, weights: dict[str, np.ndarray], metadata_update: dict[str, Any]
+    path: str | os.PathLike, weights: dict[str, Any], metadata_update: dict[str, Any]
 ) -> NetworkEntry:
     """Replace an entry's weights (keeping its evidence) and update its metadata, atomically.
 
@@ -377,14 +389,20 @@ def replace_weights(
     """
     path = Path(path)
     entry = load_entry(path, check_spec=False)
+    return _rewrite(path, weights, entry.evidence, entry.metadata | metadata_update)
+
+
+def _rewrite(path: Path, weights: dict[str, Any], evidence: dict[str, np.ndarray] | None, meta: dict[str, Any]) -> NetworkEntry:
+    """Write ``weights`` and ``meta`` to a folder beside ``path``, check that it loads, and swap it
+    in atomically (under the key's lock for cache entries)."""
     try:
         tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(), dir=path.parent))
     except OSError as e:
         raise CacheWriteError(f"Cannot write beside {path}: {e.strerror or e}. {_write_fix(path.parent)}") from e
     old = None
     try:
-        _write_arrays(tmp / "weights.npz", weights, entry.evidence)
-        meta = entry.metadata | metadata_update
+        _write_arrays(tmp / "weights.npz", weights, evidence)
+        meta = dict(meta)
         meta.pop("source", None)
         meta["weights_sha256"] = _sha256(tmp / "weights.npz")
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -402,11 +420,59 @@ def replace_weights(
         if old is not None and old.exists() and not path.exists():
             os.rename(old, path)
         if isinstance(e, OSError) and not isinstance(e, CacheWriteError):
-            raise CacheWriteError(f"Could not replace the weights of {path}: {e}. {_write_fix(path.parent)}") from e
+            raise CacheWriteError(f"Could not rewrite {path}: {e}. {_write_fix(path.parent)}") from e
         raise
     shutil.rmtree(old, ignore_errors=True)
     new.path = path
     return new
+
+
+def _nest_format_1(flat: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Format 1's flat weight names as the format-2 pytree: ``f0_W`` -> ``f/hidden/0/W``,
+    ``f_out_b`` -> ``f/out/b``, ``lin_W`` -> ``head/W``, ``g..`` likewise, ``n..`` -> ``normaliser/..``."""
+    paths = {}
+    for name, value in flat.items():
+        m = re.fullmatch(r"(f|g|n)(\d+|_out)_([Wb])", name)
+        if name == "lin_W":
+            paths["head/W"] = value
+        elif m is None:
+            raise CacheCorruptedError(f"Unknown format-1 weight name {name!r}.")
+        else:
+            net = {"f": "f", "g": "g", "n": "normaliser"}[m[1]]
+            layer = "out" if m[2] == "_out" else f"hidden/{m[2]}"
+            paths[f"{net}/{layer}/{m[3]}"] = value
+    return unflatten(paths)
+
+
+def upgrade_entry(path: str | os.PathLike) -> NetworkEntry:
+    """Convert a network folder written in format 1 to this version's format, in place and
+    atomically: the same network (the same numbers under new names), so its validation record
+    stays; its old checksum is kept as ``upgraded_from`` (models built with it still find it).
+    ``hssm-nre cache upgrade PATH``. Raises :class:`CacheMismatchError` for any other format."""
+    path = Path(path)
+    if path.name == "metadata.json":
+        path = path.parent
+    try:
+        meta = json.loads((path / "metadata.json").read_text())
+        blob = (path / "weights.npz").read_bytes()
+    except (OSError, ValueError) as e:
+        raise CacheCorruptedError(f"Cannot read the network folder {path}: {e}.") from e
+    if meta.get("format") == FORMAT_VERSION:
+        return load_entry(path, check_spec=False)
+    if meta.get("format") != 1:
+        raise CacheMismatchError(f"{path} has weight format {meta.get('format')}; only format 1 can be upgraded.")
+    if _sha256_bytes(blob) != meta.get("weights_sha256"):
+        raise CacheCorruptedError(f"Checksum mismatch for {path / 'weights.npz'}: the file is corrupted.")
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        arrays = {k: np.asarray(z[k]) for k in z.files}
+    weights = _nest_format_1({k[2:]: v for k, v in arrays.items() if k.startswith("w/")})
+    evidence = {k[2:]: v for k, v in arrays.items() if k.startswith("e/")} or None
+    new_meta = meta | {
+        "format": FORMAT_VERSION,
+        "spec": ModelSpec.from_dict(meta["spec"]).to_dict(),
+        "upgraded_from": {"format": 1, "weights_sha256": meta.get("weights_sha256")},
+    }
+    return _rewrite(path, weights, evidence, new_meta)
 
 
 def update_metadata(path: str | os.PathLike, update: dict[str, Any]) -> dict[str, Any]:
@@ -466,9 +532,14 @@ def _load(path: Path, *, check_spec: bool) -> NetworkEntry:
         raise CacheCorruptedError(f"Unreadable metadata in {meta_file}: {e}. {_fix_for(path, guess)}") from e
     fix = _fix_for(path, model)
     if meta.get("format") != FORMAT_VERSION:
+        upgrade = (
+            f"Convert it with `hssm-nre cache upgrade {path}` (the same network under new names), or: "
+            if meta.get("format") == 1
+            else ""
+        )
         raise CacheMismatchError(
             f"Network {path} has weight format {meta.get('format')}, this hssm_nre "
-            f"reads format {FORMAT_VERSION}. {fix}"
+            f"reads format {FORMAT_VERSION}. {upgrade}{fix}"
         )
     if _sha256_bytes(blob) != meta.get("weights_sha256"):
         raise CacheCorruptedError(f"Checksum mismatch for {weights_file}: the file is corrupted. {fix}")
@@ -477,11 +548,15 @@ def _load(path: Path, *, check_spec: bool) -> NetworkEntry:
             arrays = {k: np.asarray(z[k]) for k in z.files}
     except Exception as e:  # zipfile/ValueError: a damaged archive
         raise CacheCorruptedError(f"Cannot read {weights_file}: {e}. {fix}") from e
-    weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
+    try:
+        weights = unflatten({k[2:]: v for k, v in arrays.items() if k.startswith("w/")})
+        expected = flatten(layer_shapes(spec, settings.widths, settings.evidence_widths))
+        got = {k: tuple(v.shape) for k, v in flatten(network_weights(weights)).items()}
+        consistent = got == expected and _normaliser_consistent(normaliser_weights(weights), spec.n_params)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        consistent = False
     evidence = {k[2:]: v for k, v in arrays.items() if k.startswith("e/")} or None
-    expected = layer_shapes(spec, settings.widths, settings.evidence_widths)
-    got = {k: tuple(v.shape) for k, v in network_weights(weights).items()}
-    if got != expected or not _normaliser_consistent(normaliser_weights(weights), spec.n_params):
+    if not consistent:
         raise CacheCorruptedError(f"Weights in {weights_file} do not match the architecture in its metadata. {fix}")
     if check_spec:
         try:
@@ -541,14 +616,13 @@ def _in_cache(path: Path) -> bool:
     return path.parent.parent == cache_dir() or (path.parent / f".{path.name}.lock").exists()
 
 
-def _normaliser_consistent(nw: dict[str, np.ndarray], n_params: int) -> bool:
+def _normaliser_consistent(nw: dict[str, Any] | None, n_params: int) -> bool:
     """An optional normaliser must be a complete MLP chain from the parameters to one output."""
-    if not nw:
+    if nw is None:
         return True
-    widths: list[int] = []
-    while f"{NORMALISER_PREFIX}{len(widths)}_W" in nw:
-        widths.append(nw[f"{NORMALISER_PREFIX}{len(widths)}_W"].shape[-1])
-    return {k: tuple(v.shape) for k, v in nw.items()} == normaliser_shapes(n_params, widths)
+    widths = [layer["W"].shape[-1] for layer in nw["hidden"]]
+    got = {k: tuple(v.shape) for k, v in flatten(nw).items()}
+    return got == flatten(normaliser_shapes(n_params, widths))
 
 
 # ----------------------------------------------------------------------------- the cache's contents
@@ -804,11 +878,12 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
 
 
 def find_by_checksum(name: str, sha256: str, *, root: Path | None = None) -> NetworkEntry | None:
-    """The shipped network or cache entry of ``name`` whose weights have checksum ``sha256``."""
+    """The shipped network or cache entry of ``name`` whose weights have checksum ``sha256``
+    (or had it before :func:`upgrade_entry` converted them: the same network)."""
     shipped = _shipped(name)
-    if shipped is not None and shipped.sha256 == sha256:
+    if shipped is not None and shipped.has_checksum(sha256):
         return shipped
     for rec in scan(root, name):
-        if rec.entry is not None and rec.entry.sha256 == sha256:
+        if rec.entry is not None and rec.entry.has_checksum(sha256):
             return rec.entry
     return None

@@ -241,11 +241,18 @@ def cmd_validate(args) -> int:
     return 1 if report.status == "failed" else 0
 
 
-CACHE_ACTIONS = ("list", "verify", "pin", "unpin", "remove")
+CACHE_ACTIONS = ("list", "verify", "pin", "unpin", "upgrade", "remove")
+
+
+def _format_of(path: Path) -> int | None:
+    try:
+        return json.loads((path / "metadata.json").read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def cmd_cache(args) -> int:
-    from .cache import cache_dir, pin, remove_entry, scan, unpin
+    from .cache import FORMAT_VERSION, cache_dir, pin, remove_entry, scan, unpin, upgrade_entry
     from .errors import NetworkNotFoundError
 
     root = Path(args.cache_dir) if args.cache_dir else cache_dir()
@@ -255,6 +262,7 @@ def cmd_cache(args) -> int:
         "list": "hssm-nre cache [list|verify] [MODEL]",
         "pin": "hssm-nre cache pin MODEL KEY",
         "unpin": "hssm-nre cache unpin MODEL",
+        "upgrade": "hssm-nre cache upgrade [KEY|PATH ...]",
     }
     if action in ("list", "verify"):
         if len(words) > 1:
@@ -285,6 +293,17 @@ def cmd_cache(args) -> int:
         if len(words) != 1:
             raise NetworkNotFoundError(f"usage: {usage['unpin']}")
         print(f"Unpinned {words[0]!r}." if unpin(words[0], root=root) else f"{words[0]!r} had no pin.")
+        return 0
+    if action == "upgrade":  # format-1 entries (flat weight names) to this version's format
+        if words:
+            targets = [_entry_path(root, args.model, t) for t in words]
+        else:
+            targets = [r.path for r in scan(root, args.model) if r.entry is None and _format_of(r.path) == 1]
+        if not targets:
+            print(f"Nothing to upgrade in {root}: no entry has weight format 1.")
+        for p in targets:
+            e = upgrade_entry(p)
+            print(f"Upgraded {p} to format {FORMAT_VERSION} (sha256 {e.sha256[:12]}; the same network).")
         return 0
     # remove
     if args.unusable:
@@ -432,14 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="list, verify, pin and remove cache entries",
         description="Cache entries with their status and size (checksums verified). "
         "`hssm-nre cache` lists; `verify` exits 1 if an entry is unusable; `pin MODEL KEY` makes an "
-        "entry the model's network; `unpin MODEL`; `remove KEY|PATH ...`, `remove --model MODEL` "
+        "entry the model's network; `unpin MODEL`; `upgrade [KEY|PATH ...]` converts entries of weight "
+        "format 1 (all of them by default); `remove KEY|PATH ...`, `remove --model MODEL` "
         "(all of a model's) or `remove --unusable`.",
     )
     k.add_argument(
         "words",
         nargs="*",
         metavar="ACTION ...",
-        help="[list|verify] [MODEL] | pin MODEL KEY | unpin MODEL | remove KEY... (default: list)",
+        help="[list|verify] [MODEL] | pin MODEL KEY | unpin MODEL | upgrade [KEY...] | remove KEY... (default: list)",
     )
     k.add_argument("--model", help="only this model's entries")
     k.add_argument("--unusable", action="store_true", help="remove: every entry that cannot be used")

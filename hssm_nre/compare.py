@@ -249,7 +249,9 @@ def uniform_box_include(spec, include: list[dict] | None = None) -> list[dict]:
 
 def plot_comparison(cmp: Comparison, path: str | Path, truth: dict[str, float] | None = None) -> Path:
     # The object-oriented API, not pyplot: no backend switch, safe in notebooks and headless.
-    from matplotlib.figure import Figure
+    from .errors import require
+
+    Figure = require("matplotlib.figure", "validation", "The comparison plot").Figure
 
     a, b = _flat_draws(cmp.idata_nre), _flat_draws(cmp.idata_wfpt)
     names = [r["param"] for r in cmp.rows]

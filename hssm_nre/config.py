@@ -39,7 +39,7 @@ __all__ = [
 #: (v, z, choice) -> (-v, 1 - z, -choice), with a closed-form single-boundary density: the
 #: DDM; ddm_sdv (per-trial drift ~ Normal(v, sv), which scales like v: sv * a); angle
 #: (boundaries +-(a - u tan(theta)): a constant boundary for the process plus u tan(theta)).
-#: Their networks can be told all three (``ModelSpec.ddm_scaling``, ``--features scaling``).
+#: Their networks can be told all three (``ModelSpec.features == "scaling"``, ``--features scaling``).
 DDM_SCALING_CAPABLE = frozenset({"ddm", "ddm_legacy", "ddm_sdv", "angle", "angle_extended"})
 #: Those whose networks get the DDM features by default: where a measurement showed the gain
 #: (ddm_sdv against its analytic likelihood: ``benchmarks/feature_ablation.py``; angle by
@@ -52,7 +52,7 @@ DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv", "angle"})
 #: see :attr:`ModelSpec.features`.
 FEATURE_SETS = ("scaling", "edge", "bound", "race", "generic")
 
-#: Collapsing boundaries whose shape the ``bound`` features know (``ModelSpec.bound_features``):
+#: Collapsing boundaries whose shape the ``bound`` features know (``ModelSpec.features == "bound"``):
 #: ssm-simulators' ``boundary_name`` -> (its parameters, how it combines with ``a``). The
 #: boundaries sit at +-b(u): weibull_cdf b = a exp(-(u / beta)^alpha) (multiplicative), angle
 #: b = a - u tan(theta) (additive), as ssm-simulators' ``ddm_flexbound`` simulates them.
@@ -75,13 +75,13 @@ BOUND_FEATURE_MODELS = frozenset({"weibull"})
 #: are what HSSM's analytic ddm_sdv and HDDM's numerical full_ddm likelihoods describe.
 BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv", "full_ddm"})
 
-#: Models whose networks get the leading-edge features by default (``ModelSpec.edge_features``):
+#: Models whose networks get the leading-edge features by default (``ModelSpec.features == "edge"``):
 #: those where a reference likelihood measured the gain at the default CPU budget
 #: (``benchmarks/feature_ablation.py --model NAME``; results in benchmarks/results/).
 #: Networks trained either way still serve their model (``ModelSpec.same_model``).
 EDGE_FEATURE_MODELS = frozenset({"full_ddm"})
 
-#: Models whose networks get the race features by default (``ModelSpec.race_features``): where
+#: Models whose networks get the race features by default (``ModelSpec.features == "race"``): where
 #: recovery on the same datasets measured the gain (race_no_bias_3: a 2-core CPU network with
 #: them, 31,248 steps of batch 1,024, matched the LAN in ../shared/anchors where the GPU network
 #: with generic features, 46,524 steps of batch 4,096, was overconfident;
@@ -130,7 +130,7 @@ def shifted_edge(t, spread, scale: float):
     return t - scale * spread
 
 
-_FEATURE_FIELDS = frozenset({"ddm_scaling", "edge_features", "race_features", "bound_features"})
+_FEATURE_FIELDS = frozenset({"features"})
 
 
 def collapsing_boundary(name: str) -> str | None:
@@ -207,35 +207,32 @@ class ModelSpec:
         ``(param, scale)`` when the non-decision time is spread below ``t``
         (ssm-simulators' ``ndt_edge_shift``: full_ddm and ddm_st draw it from
         U(t - st, t + st)), so the support starts at ``t - scale * param``.
-    edge_features
-        Give the generic network the leading-edge term of a first-passage density,
-        D^2 / u with D the distance from the start point to the boundary the choice
-        names, in a trainable linear head initialised at the Wald density's
-        coefficients. Two-choice models with ``a`` and ``z`` only. On by default for
-        ``EDGE_FEATURE_MODELS``; a property of the network, not the model (see
-        :meth:`same_model`), chosen per training with ``hssm-nre train --features``.
-    race_features
-        For race-like models (:func:`race_layout`: one accumulator per choice, drifts
-        ``v0``.., boundary ``a``, start point ``z`` / ``z0``.. / none): the network sees the
-        chosen accumulator and the others as sorted lists instead of one-hot choices, so
-        relabelling the accumulators relabels the network's density exactly, and a trainable linear
-        head starts at the race of independent Wiener accumulators (the chosen one's Wald
-        density times the others' Wald survivals). ssm-simulators reflects accumulators at
-        0 and the LCA couples them, so the head is a starting point the MLP corrects.
-    ddm_scaling
-        Give the network the diffusion scaling law, the mirror symmetry and the exact
-        single-boundary (Wald) density as a fixed head (``DDM_SCALING_CAPABLE`` only). On by
-        default for ``DDM_SCALING_MODELS``; like ``edge_features``, a property of the
-        network, not the model.
+    features
+        The network's feature set, one of ``FEATURE_SETS``; a property of the network, not
+        the model (see :meth:`same_model`), chosen per training with ``hssm-nre train
+        --features`` and defaulting per model (:func:`model_spec`). :mod:`hssm_nre.architecture`
+        describes each:
+
+        * ``"scaling"``: the diffusion scaling law, the mirror symmetry and the exact
+          single-boundary (Wald) density as a fixed head (``DDM_SCALING_CAPABLE`` only).
+        * ``"edge"``: the generic network plus the leading-edge term of a first-passage density,
+          D^2 / u with D the distance from the start point to the boundary the choice names, in
+          a trainable linear head initialised at the Wald density's coefficients. Two-choice
+          models with ``a`` and ``z``.
+        * ``"race"``: for race-like models (:func:`race_layout`: one accumulator per choice,
+          drifts ``v0``.., boundary ``a``, start point ``z`` / ``z0``.. / none) the network sees
+          the chosen accumulator and the others as sorted lists instead of one-hot choices, so
+          relabelling the accumulators relabels the network's density exactly, and a trainable
+          linear head starts at the race of independent Wiener accumulators. ssm-simulators
+          reflects accumulators at 0 and the LCA couples them: the MLP corrects the head.
+        * ``"bound"``: like ``"edge"`` for collapsing boundaries (``BOUNDARY_FUNCTIONS``): the
+          head starts at Durbin's first-order first-passage density for the named boundary
+          b(u), (D(u) / u - b'(u)) phi_u(D(u) - v u); exact for one linear boundary. Two-choice
+          models with ``v``, ``a``, ``z`` and ``t``.
+        * ``"generic"``: theta scaled to [-1, 1], log u, c / u and the one-hot choice.
     boundary_correction
         True when training simulations shift the boundary to undo the bias of
         discrete-time (Euler, dt = 0.001) boundary monitoring.
-    bound_features
-        Like ``edge_features`` for models whose boundaries collapse (``BOUNDARY_FUNCTIONS``:
-        weibull_cdf, angle): the head starts at Durbin's first-order first-passage density for
-        the named boundary b(u), (D(u) / u - b'(u)) phi_u(D(u) - v u), with D(u) the distance
-        from the start point to it at time u; exact for one linear boundary. Two-choice models
-        with ``v``, ``a``, ``z`` and ``t``. A property of the network, not the model.
     per_call_params
         Parameters that training simulations hold fixed within each simulator call
         (``PER_CALL_PARAMS``: ssm-simulators mishandles per-row values of them). Part of the
@@ -249,37 +246,31 @@ class ModelSpec:
     upper: tuple[float, ...]
     choices: tuple[int, ...]
     shift: bool
-    ddm_scaling: bool
+    features: str = "generic"
     boundary_correction: bool = False
     edge_shift: tuple[str, float] | None = None
-    edge_features: bool = False
-    race_features: bool = False
     per_call_params: tuple[str, ...] = ()
-    bound_features: bool = False
 
     def __post_init__(self) -> None:
-        if sum((self.ddm_scaling, self.edge_features, self.race_features, self.bound_features)) > 1:
-            raise ValueError(
-                f"{self.name!r}: at most one feature set (ddm_scaling, edge_features, race_features, "
-                "bound_features)."
-            )
-        if self.race_features and not (
+        if self.features not in FEATURE_SETS:
+            raise ValueError(f"{self.name!r}: features must be one of {FEATURE_SETS}, got {self.features!r}.")
+        if self.features == "race" and not (
             self.shift
             and self.edge_shift is None
             and race_layout(self.params, self.choices, self.lower, self.upper) is not None
         ):
             raise ValueError(
-                "race_features needs a race-like model: choices 0..n-1, drifts v0..v{n-1} with one "
+                "the race features need a race-like model: choices 0..n-1, drifts v0..v{n-1} with one "
                 "box, a boundary 'a', a non-decision time 't' and a start point 'z', z0..z{n-1} or "
                 f"none; {self.name!r} has params {self.params}, choices {self.choices}."
             )
         two_choice_az = tuple(self.choices) == (-1, 1) and {"a", "z"} <= set(self.params)
-        if self.edge_features and not (two_choice_az and not self.ddm_scaling):
+        if self.features == "edge" and not two_choice_az:
             raise ValueError(
-                f"edge_features needs a generic two-choice model with 'a' and 'z' (choices (-1, 1)); "
+                f"the edge features need a generic two-choice model with 'a' and 'z' (choices (-1, 1)); "
                 f"{self.name!r} has params {self.params}, choices {self.choices}."
             )
-        if self.bound_features and not (
+        if self.features == "bound" and not (
             two_choice_az
             and {"v", "t"} <= set(self.params)
             and self.shift
@@ -287,30 +278,21 @@ class ModelSpec:
             and collapsing_boundary(self.name) is not None
         ):
             raise ValueError(
-                "bound_features needs a two-choice model with 'v', 'a', 'z', 't' and a collapsing "
+                "the bound features need a two-choice model with 'v', 'a', 'z', 't' and a collapsing "
                 f"boundary of ssm-simulators' {sorted(BOUNDARY_FUNCTIONS)}; {self.name!r} has params "
                 f"{self.params}, boundary {_ssms_config().get(self.name, {}).get('boundary_name')!r}."
             )
-        if self.ddm_scaling and not (
+        if self.features == "scaling" and not (
             self.name in DDM_SCALING_CAPABLE
             and tuple(self.choices) == (-1, 1)
             and self.shift
             and self.edge_shift is None
         ):
             raise ValueError(
-                "ddm_scaling (the DDM features) needs a model whose first-passage density obeys the "
+                "the scaling (DDM) features need a model whose first-passage density obeys the "
                 f"diffusion scaling law with a closed-form single-boundary density "
                 f"({', '.join(sorted(DDM_SCALING_CAPABLE))}); {self.name!r} is not one."
             )
-
-    @property
-    def features(self) -> str:
-        """The network's feature set: one of ``FEATURE_SETS``."""
-        if self.ddm_scaling:
-            return "scaling"
-        if self.bound_features:
-            return "bound"
-        return "edge" if self.edge_features else "race" if self.race_features else "generic"
 
     def with_features(self, features: str) -> ModelSpec:
         """This model with the network feature set ``features`` (one of ``FEATURE_SETS``).
@@ -318,13 +300,7 @@ class ModelSpec:
         Raises ``ValueError`` naming the reason when the model cannot take them."""
         if features not in FEATURE_SETS:
             raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}.")
-        return dataclasses.replace(
-            self,
-            ddm_scaling=features == "scaling",
-            edge_features=features == "edge",
-            race_features=features == "race",
-            bound_features=features == "bound",
-        )
+        return dataclasses.replace(self, features=features)
 
     def same_model(self, other: ModelSpec) -> bool:
         """True when ``other`` describes the same model (names, box, choices, support),
@@ -352,6 +328,14 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        """The inverse of :meth:`to_dict`; also reads format-1 metadata, whose four feature
+        booleans (``ddm_scaling``, ``edge_features``, ``race_features``, ``bound_features``)
+        were one ``features`` field's values."""
+        if "features" in d:
+            features = str(d["features"])
+        else:
+            legacy = {"ddm_scaling": "scaling", "edge_features": "edge", "race_features": "race", "bound_features": "bound"}
+            features = next((name for key, name in legacy.items() if d.get(key)), "generic")
         return cls(
             name=d["name"],
             params=tuple(d["params"]),
@@ -359,15 +343,12 @@ class ModelSpec:
             upper=tuple(float(x) for x in d["upper"]),
             choices=tuple(int(c) for c in d["choices"]),
             shift=bool(d["shift"]),
-            ddm_scaling=bool(d["ddm_scaling"]),
+            features=features,
             boundary_correction=bool(d.get("boundary_correction", False)),
             edge_shift=(
                 (str(d["edge_shift"][0]), float(d["edge_shift"][1])) if d.get("edge_shift") else None
             ),
-            edge_features=bool(d.get("edge_features", False)),
-            race_features=bool(d.get("race_features", False)),
             per_call_params=tuple(str(p) for p in d.get("per_call_params", ())),
-            bound_features=bool(d.get("bound_features", False)),
         )
 
 
@@ -433,14 +414,24 @@ def model_spec(name: str) -> ModelSpec:
         upper=tuple(upper),
         choices=_choices_of(cfg),
         shift="t" in params and name not in NDT_UNBOUNDED_MODELS,
-        ddm_scaling=name in DDM_SCALING_MODELS,
+        features=default_features(name),
         boundary_correction=name in BOUNDARY_CORRECTED_MODELS,
         edge_shift=_edge_shift_of(cfg, params),
-        edge_features=name in EDGE_FEATURE_MODELS,
-        race_features=name in RACE_FEATURE_MODELS,
-        bound_features=name in BOUND_FEATURE_MODELS,
         per_call_params=PER_CALL_PARAMS.get(name, ()),
     )
+
+
+def default_features(name: str) -> str:
+    """The feature set a network for model ``name`` gets unless told otherwise."""
+    for features, models in (
+        ("scaling", DDM_SCALING_MODELS),
+        ("edge", EDGE_FEATURE_MODELS),
+        ("race", RACE_FEATURE_MODELS),
+        ("bound", BOUND_FEATURE_MODELS),
+    ):
+        if name in models:
+            return features
+    return "generic"
 
 
 def _edge_shift_of(cfg: dict[str, Any], params: tuple[str, ...]) -> tuple[str, float] | None:

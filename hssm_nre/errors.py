@@ -14,6 +14,7 @@ __all__ = [
     "CacheWriteError",
     "WrongModelError",
     "HSSMCompatibilityError",
+    "MissingExtraError",
     "InvalidDataError",
     "ParameterOutOfBoundsError",
     "NREWarning",
@@ -24,6 +25,7 @@ __all__ = [
     "UnvalidatedNetworkWarning",
     "LikelihoodWarning",
     "warn",
+    "require",
 ]
 
 
@@ -61,6 +63,24 @@ class WrongModelError(CacheMismatchError):
 
 class HSSMCompatibilityError(NREError, RuntimeError):
     """The installed hssm lacks an internal that ``loglik_kind="nre"`` relies on."""
+
+
+class MissingExtraError(NREError, ImportError):
+    """An optional dependency is missing; the message names the extra that installs it."""
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import ``module`` of the optional extra ``extra`` (pyproject.toml), or raise
+    :class:`MissingExtraError` saying what needs it and how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingExtraError(
+            f"{purpose} needs {module.split('.')[0]!r}, which is not installed: "
+            f'pip install "hssm-nre[{extra}]".'
+        ) from e
 
 
 class CacheWriteError(NREError, OSError):

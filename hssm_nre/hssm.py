@@ -220,7 +220,7 @@ def resolve_network(
             entry = train(spec, settings, normaliser=normaliser)
             entry.metadata["source"] = "trained"
             entry.reason = "trained now (nre_train=True; no network existed)"
-    if sha256 and entry.sha256 != sha256:
+    if sha256 and not entry.has_checksum(sha256):
         same = None if weights is not None else find_by_checksum(spec.name, sha256)
         if same is None:
             where = f"in {weights}" if weights is not None else "among the shipped network and cache entries"
@@ -358,7 +358,7 @@ def build(
                 ))
         else:
             validate_data(spec, data, response, rt_max=limit, trained_on=trained_on)
-    spec = entry.spec  # the network's own feature set (e.g. edge_features) drives its forward pass
+    spec = entry.spec  # the network's own feature set (e.g. "edge") drives its forward pass
     validation = entry.metadata.get("validation") or {}
     if not validation:
         warn(UnvalidatedNetworkWarning(

@@ -16,10 +16,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .architecture import JNP_OPS, logit_fn, network_weights
+from .architecture import JNP_OPS, logit_fn, network_weights, tree_map
 from .config import ModelSpec
 
 __all__ = [
@@ -44,10 +45,10 @@ __all__ = [
 SOFT_WALL = 1.0e4
 
 
-def _as_jax(weights: Mapping[str, np.ndarray], dtype):
+def _as_jax(weights: Mapping[str, Any], dtype):
     import jax.numpy as jnp
 
-    return {k: jnp.asarray(np.asarray(v), dtype=dtype) for k, v in weights.items()}
+    return tree_map(lambda v: jnp.asarray(np.asarray(v), dtype=dtype), weights)
 
 
 def make_batched_log_ratio_fn(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .architecture import KERAS_OPS, init_weights, layer_shapes, logit_fn
+from .architecture import KERAS_OPS, flatten, init_weights, logit_fn, tree_map, unflatten
 from .config import ModelSpec, TrainSettings
 from .interrupt import requested as interrupt_requested
 
@@ -58,22 +58,20 @@ def _make_layer_class():
             super().__init__(**kwargs)
             self.spec = spec
             self.settings = settings
-            self._init = init_weights(spec, settings.widths, settings.evidence_widths, settings.seed)
-            self._w: dict[str, Any] = {}
+            self._init = flatten(init_weights(spec, settings.widths, settings.evidence_widths, settings.seed))
+            self._vars: dict[str, Any] = {}  # path in the weights' pytree -> Keras variable
 
         def build(self, input_shape):
-            for name, shape in layer_shapes(
-                self.spec, self.settings.widths, self.settings.evidence_widths
-            ).items():
+            for path, value in self._init.items():
                 # For the DDM the asymptote head holds the exact single-boundary (Wald)
                 # exponents; training it only adds noise to terms like -2 d^2 / s that
                 # reach hundreds of nats near u = 0, so it stays fixed.
-                frozen = name == "lin_W" and self.spec.ddm_scaling
+                frozen = path == "head/W" and self.spec.features == "scaling"
                 var = self.add_weight(
-                    name=name, shape=shape, initializer="zeros", trainable=not frozen
+                    name=path.replace("/", "_"), shape=value.shape, initializer="zeros", trainable=not frozen
                 )
-                var.assign(self._init[name])
-                self._w[name] = var
+                var.assign(value)
+                self._vars[path] = var
             self.built = True
 
         def call(self, inputs, training=False):
@@ -81,20 +79,21 @@ def _make_layer_class():
             theta = inputs[..., :p]
             rt = inputs[..., p]
             choice = inputs[..., p + 1]
-            logit = logit_fn(self.spec, self._w, theta, rt, choice, KERAS_OPS())
+            logit = logit_fn(self.spec, unflatten(self._vars), theta, rt, choice, KERAS_OPS())
             return logit[..., None]
 
         def compute_output_shape(self, input_shape):
             return tuple(input_shape[:-1]) + (1,)
 
-        def export_weights(self) -> dict[str, np.ndarray]:
-            return {k: np.asarray(keras.ops.convert_to_numpy(v), np.float32) for k, v in self._w.items()}
+        def export_weights(self) -> dict[str, Any]:
+            """The weights' pytree of float32 arrays (see :mod:`hssm_nre.architecture`)."""
+            return tree_map(lambda v: np.asarray(keras.ops.convert_to_numpy(v), np.float32), unflatten(self._vars))
 
     return NRELogitNetwork
 
 
 class TrainResult(dict):
-    """Weights (name -> float32 array) plus ``history`` and timing fields."""
+    """``weights`` (the pytree of float32 arrays) plus ``history`` and timing fields."""
 
 
 def train_network(
@@ -203,7 +202,7 @@ def train_network(
         bar.close()
     elapsed = time.perf_counter() - t0
     weights = layer.export_weights()
-    bad = [k for k, v in weights.items() if not np.all(np.isfinite(v))]
+    bad = [k for k, v in flatten(weights).items() if not np.all(np.isfinite(v))]
     if bad:
         raise FloatingPointError(f"Training diverged: non-finite weights in {bad}.")
     return TrainResult(

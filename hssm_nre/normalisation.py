@@ -29,16 +29,17 @@ import numpy as np
 
 from .architecture import (
     JNP_OPS,
-    NORMALISER_PREFIX,
-    _mlp,
+    NORMALISER_KEY,
     evidence_head,
-    glorot,
+    init_mlp,
     log_normaliser,
     logit_fn,
+    mlp,
     network_weights,
     normaliser_shapes,
     scaled_theta,
     support_edge,
+    tree_map,
 )
 from .config import SIM_MAX_T, ModelSpec
 from .interrupt import Interruptible, poll
@@ -172,7 +173,7 @@ class NormaliserSettings:
 
     def own(self, spec: ModelSpec) -> bool:
         """Whether the network's own density is fitted ("auto": for DDM-featured networks)."""
-        return spec.ddm_scaling if self.density == "auto" else self.density == "own"
+        return spec.features == "scaling" if self.density == "auto" else self.density == "own"
 
     def __post_init__(self) -> None:
         if self.density not in ("auto", "own", "likelihood"):
@@ -218,7 +219,7 @@ def log_normaliser_targets(
     from .evidence import make_evidence_fn
 
     ops = JNP_OPS()
-    w = {k: jnp.asarray(np.asarray(v), jnp.float32) for k, v in network_weights(weights).items()}
+    w = tree_map(lambda v: jnp.asarray(np.asarray(v), jnp.float32), network_weights(weights))
     ev = None if evidence is None else make_evidence_fn(spec, evidence, dtype="float32")
     u, log_w = quadrature_rule(n_grid, u_max)
     log_w = jnp.asarray(log_w, jnp.float32)
@@ -272,7 +273,8 @@ def fit_normaliser(
     *,
     progress: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Fit the normaliser of a trained network: returns ``(normaliser weights, report)``.
+    """Fit the normaliser of a trained network: returns ``(normaliser MLP, report)``; the MLP goes
+    into the network's weights under ``architecture.NORMALISER_KEY``.
 
     log Z(theta) and its gradient are computed by :func:`log_normaliser_targets` at
     ``n_theta`` draws from the training box (constraints applied) and fitted by a
@@ -326,15 +328,11 @@ def fit_normaliser(
     centre = float(np.mean(log_z[fit][ok_fit]))
     scale = float(max(np.std(log_z[fit][ok_fit]), np.sqrt(np.mean(g_all[fit][ok_fit] ** 2)), 1e-6))
 
-    params = {
-        name: jnp.asarray(np.zeros(shape, np.float32) if name.endswith("_b") or "_out" in name else glorot(shape, rng))
-        for name, shape in normaliser_shapes(spec.n_params, s.widths).items()
-    }
+    params = tree_map(jnp.asarray, init_mlp(normaliser_shapes(spec.n_params, s.widths), rng))
     ops = JNP_OPS()
-    n_hidden = len(s.widths)
 
     def f(p, xi):  # standardised log Z at one scaled theta
-        return _mlp(xi, p, NORMALISER_PREFIX, n_hidden, ops)
+        return mlp(xi, p, ops)
 
     val_grad = jax.vmap(jax.value_and_grad(f, argnums=1), in_axes=(None, 0))
 
@@ -359,14 +357,13 @@ def fit_normaliser(
         params, state, value = step(params, state)
         if progress and (t + 1) % report_every == 0:
             print(f"Normaliser: step {t + 1:,}/{s.steps:,}, loss {float(value):.3g}", file=sys.stderr)
-    out = {k: np.asarray(v, np.float32) for k, v in params.items()}
+    out = tree_map(lambda v: np.asarray(v, np.float32), params)
     # undo the standardisation in the output layer
-    out[f"{NORMALISER_PREFIX}_out_W"] = out[f"{NORMALISER_PREFIX}_out_W"] * scale
-    out[f"{NORMALISER_PREFIX}_out_b"] = out[f"{NORMALISER_PREFIX}_out_b"] * scale + centre
+    out["out"] = {"W": out["out"]["W"] * scale, "b": out["out"]["b"] * scale + centre}
 
     # held-out check, in theta units
     th_h = jnp.asarray(theta[held][ok_held], jnp.float32)
-    wj = {k: jnp.asarray(v) for k, v in out.items()}
+    wj = {NORMALISER_KEY: tree_map(jnp.asarray, out)}
     pred_v, pred_g = jax.vmap(jax.value_and_grad(lambda th: log_normaliser(spec, wj, th, ops)))(th_h)
     lz_h, g_h = log_z[held][ok_held], grad[held][ok_held]
     sd_h = np.sqrt(np.maximum(np.nan_to_num(fisher[held][ok_held]), 1e-12))
@@ -431,6 +428,6 @@ def normalise_entry(path, settings: NormaliserSettings | None = None, *, progres
             update["reproduce"] = " ".join(w for w in cmd.split() if w != "--no-normaliser")
         stop.check()
         with stop.critical():
-            new = replace_weights(entry.path, raw | nw, update)
+            new = replace_weights(entry.path, raw | {NORMALISER_KEY: nw}, update)
             stop.kept = f"the normaliser was complete and is saved in {entry.path}"
     return new

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .architecture import JNP_OPS, logit_fn, network_weights, support_edge
+from .architecture import JNP_OPS, logit_fn, network_weights, support_edge, tree_map
 from .config import SIM_MAX_T, ModelSpec
 
 __all__ = ["U_MIN", "EXACT_N_GRID", "quadrature_rule", "make_log_z_fn"]
@@ -81,7 +81,7 @@ def make_log_z_fn(
     if evidence is None:
         raise ValueError("log Z needs the network's evidence term (log p_hat(x)); the network has none.")
     ops = JNP_OPS()
-    w = {k: jnp.asarray(np.asarray(v), jnp.float32) for k, v in network_weights(weights).items()}
+    w = tree_map(lambda v: jnp.asarray(np.asarray(v), jnp.float32), network_weights(weights))
     ev = jax.vmap(make_evidence_fn(spec, evidence, dtype="float32"))
     u, log_w = quadrature_rule(n_grid, u_max, u_min, rule)
     n_c = len(spec.choices)

@@ -70,6 +70,17 @@ class Reference:
             return reference_logp(self.model, rt, response, *np.moveaxis(theta, -1, 0))
         return fp_logp(self.model, rt, response, theta, fine=fine)
 
+    def require(self) -> None:
+        """Raise :class:`hssm_nre.errors.MissingExtraError` when the package the reference
+        solves with is not installed (PyDDM: ``pip install "hssm-nre[validation]"``)."""
+        from ..errors import require
+        from .fokker_planck import DIFFUSION_MODELS
+
+        if self.model in DIFFUSION_MODELS:
+            require("pyddm", "validation", f"The {self.model!r} reference likelihood (a Fokker-Planck solve)")
+        elif self.model == "full_ddm":
+            require("hddm_wfpt", "validation", "The full_ddm reference likelihood")
+
     @property
     def solves(self) -> bool:
         """True for a numerical solve per parameter vector (about a second each for PyDDM)."""
@@ -113,6 +124,7 @@ def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha
 
     spec = model_spec(model)
     ref = reference(model)
+    ref.require()
     theta = np.asarray(theta, np.float64)
     d = simulate_trials(model, np.tile(theta, (n_trials, 1)), seed=seed)
     rt, resp = d["rt"].to_numpy(np.float64), d["response"].to_numpy()

@@ -193,8 +193,13 @@ def validate(
     from ..cache import load_entry
     from ..likelihood import loglik
 
+    from ..errors import require
+
     s = settings or ValidationSettings()
+    require("matplotlib", "validation", "hssm-nre validate (its SBC plot)")
     lik = loglik(model, weights=weights, kind=kind)
+    if has_reference(lik.spec.name):
+        reference(lik.spec.name).require()
     entry = load_entry(lik.path, check_spec=False)
     name = lik.spec.name
     folder = Path(lik.path)

@@ -21,8 +21,12 @@ def test_round_trip(tiny_entry, isolated_cache):
     assert path.parent == isolated_cache / "ddm"
     e = cache.load_entry(path)
     assert e.spec == tiny_entry.spec and e.settings == tiny_entry.settings
-    for k, v in tiny_entry.weights.items():
-        np.testing.assert_array_equal(e.weights[k], v)
+    from hssm_nre.architecture import flatten
+
+    got = flatten(e.weights)
+    assert got.keys() == flatten(tiny_entry.weights).keys()
+    for k, v in flatten(tiny_entry.weights).items():
+        np.testing.assert_array_equal(got[k], v)
     meta = json.loads((path / "metadata.json").read_text())
     assert meta["versions"]["bayesflow"] and meta["note"] == "x"
 
@@ -178,3 +182,52 @@ def test_network_trained_on_faulty_per_call_data_is_refused(isolated_cache):
         cache.load_entry(path)
     good = cache.save_entry(today, settings, init_weights(today, (8,), (4,), seed=1), root=isolated_cache)
     assert cache.load_entry(good).spec.per_call_params == ("alpha",)
+
+
+def _as_format_1(entry, folder):
+    """Write ``entry`` as hssm-nre 0.1 did: flat weight names, four feature booleans."""
+    import hashlib
+
+    from hssm_nre.architecture import flatten
+
+    names = {}
+    for path, value in flatten(entry.weights).items():
+        net, kind, *rest = path.split("/")
+        if net == "head":
+            names["lin_W"] = value
+            continue
+        layer = "_out" if kind == "out" else rest.pop(0)
+        names[f"{ {'normaliser': 'n'}.get(net, net)}{layer}_{rest[0]}"] = value
+    folder.mkdir()
+    arrays = {f"w/{k}": v for k, v in names.items()} | {f"e/{k}": v for k, v in entry.evidence.items()}
+    np.savez(folder / "weights.npz", **arrays)
+    spec = {k: v for k, v in entry.spec.to_dict().items() if k != "features"} | {
+        "ddm_scaling": True, "edge_features": False, "race_features": False, "bound_features": False}
+    meta = {k: v for k, v in entry.metadata.items() if k not in ("source", "upgraded_from")} | {
+        "format": 1, "spec": spec,
+        "weights_sha256": hashlib.sha256((folder / "weights.npz").read_bytes()).hexdigest()}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    return meta["weights_sha256"]
+
+
+def test_a_format_1_entry_is_refused_with_the_upgrade_command_which_keeps_the_network(tiny_entry, isolated_cache, capsys):
+    """0.1's flat weight names are refused naming `hssm-nre cache upgrade`; the upgrade renames the
+    weights (the same numbers, so the same log-ratios) and a model that recorded the old checksum
+    still finds its network."""
+    from hssm_nre import cli
+    from hssm_nre.architecture import JNP_OPS, logit_fn
+
+    old = isolated_cache / "ddm" / "0123456789abcdef"
+    (isolated_cache / "ddm").mkdir(parents=True)
+    old_sha = _as_format_1(tiny_entry, old)
+    with pytest.raises(CacheMismatchError, match=r"weight format 1, this hssm_nre reads format 2\. Convert it with `hssm-nre cache upgrade"):
+        cache.load_entry(old)
+    assert cli.main(["cache", "upgrade"]) == 0
+    assert "Upgraded" in capsys.readouterr().out
+    e = cache.load_entry(old)
+    assert e.spec == tiny_entry.spec and e.metadata["upgraded_from"]["weights_sha256"] == old_sha
+    theta, rt, ch = np.array([[0.5, 1.2, 0.5, 0.3]] * 3), np.array([0.5, 0.9, 2.0]), np.array([1.0, -1.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(logit_fn(e.spec, e.weights, theta, rt, ch, JNP_OPS())),
+                                  np.asarray(logit_fn(e.spec, tiny_entry.weights, theta, rt, ch, JNP_OPS())))
+    assert cache.find_by_checksum("ddm", old_sha, root=isolated_cache).path == old
+    assert cli.main(["cache", "upgrade"]) == 0 and "Nothing to upgrade" in capsys.readouterr().out

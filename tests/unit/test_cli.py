@@ -67,11 +67,11 @@ def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_c
             assert cmd.endswith(f"--features {other}")
             assert cli.build_parser().parse_args(cmd.split()[1:]).features == other
     assert cli.main(["train", "race_3", "--features", "edge", "--steps", "1"]) == 2  # before any simulation
-    assert "edge_features needs a generic two-choice model" in capsys.readouterr().err
+    assert "the edge features need a generic two-choice model" in capsys.readouterr().err
     assert cli.main(["train", "lca_3", "--pad", "0.9", "--steps", "1"]) == 2  # a clean error, no traceback
     assert "pad must be a fraction" in capsys.readouterr().err
     assert cli.main(["train", "full_ddm", "--features", "scaling", "--steps", "1"]) == 2
-    assert "ddm_scaling (the DDM features) needs" in capsys.readouterr().err
+    assert "the scaling (DDM) features need" in capsys.readouterr().err
 
 
 def test_normalise_adds_a_normaliser_that_info_then_reports(tiny_entry, isolated_cache, capsys):

@@ -9,12 +9,12 @@ def test_ddm_spec_matches_ssm_simulators():
     assert s.params == ("v", "a", "z", "t")
     assert s.bounds == {"v": (-3.0, 3.0), "a": (0.3, 2.5), "z": (0.1, 0.9), "t": (0.0, 2.0)}
     assert s.choices == (-1, 1)
-    assert s.shift and s.ddm_scaling
+    assert s.shift and s.features == "scaling"
 
 
 def test_generic_models_use_generic_features():
     s = model_spec("weibull")
-    assert s.shift and not s.ddm_scaling and not s.edge_features
+    assert s.shift and s.features not in ("scaling", "edge")
     assert {"alpha", "beta"} <= set(s.params)
     s3 = model_spec("race_3")
     assert len(s3.choices) == 3
@@ -97,13 +97,13 @@ def test_feature_sets_are_chosen_per_network_and_refused_where_they_cannot_apply
     sdv = model_spec("ddm_sdv")
     for f in ("scaling", "edge", "generic"):
         assert sdv.with_features(f).features == f and sdv.with_features(f).same_model(sdv)
-    with pytest.raises(ValueError, match="ddm_scaling .* needs"):
+    with pytest.raises(ValueError, match="the scaling .* features need"):
         model_spec("full_ddm").with_features("scaling")  # st spreads the support: no scaling law in u
     ang = model_spec("angle")  # DDM features by default (linear collapse: still Wald); generic still allowed
     assert ang.with_features("generic").features == "generic" and ang.with_features("generic").same_model(ang)
-    with pytest.raises(ValueError, match="ddm_scaling .* needs"):
+    with pytest.raises(ValueError, match="the scaling .* features need"):
         model_spec("weibull").with_features("scaling")
-    with pytest.raises(ValueError, match="edge_features needs"):
+    with pytest.raises(ValueError, match="the edge features need"):
         model_spec("race_3").with_features("edge")
     with pytest.raises(ValueError, match="features must be one of"):
         sdv.with_features("wald")
@@ -115,7 +115,7 @@ def test_collapsing_bound_features_need_a_known_collapsing_boundary():
         assert s.features == "bound" and s.same_model(model_spec(name))
         assert ModelSpec.from_dict(s.to_dict()) == s
     for name in ("ddm", "ornstein", "race_3"):  # constant boundary / not two-choice
-        with pytest.raises(ValueError, match="bound_features needs"):
+        with pytest.raises(ValueError, match="the bound features need"):
             model_spec(name).with_features("bound")
 
 
@@ -132,7 +132,7 @@ def test_race_features_apply_to_race_like_models_only():
         spec = model_spec(name).with_features("race")
         assert spec.features == "race" and spec.same_model(model_spec(name))
     for name in ("ddm", "levy", "lba3", "weibull"):  # two-choice (-1, 1) or no accumulator per choice
-        with pytest.raises(ValueError, match="race_features needs a race-like model"):
+        with pytest.raises(ValueError, match="the race features need a race-like model"):
             model_spec(name).with_features("race")
     # drifts with different boxes: relabelling would not map the box onto itself
     assert race_layout(("v0", "v1", "a", "t"), (0, 1), (0, 0, 1, 0), (2, 3, 3, 2)) is None
@@ -174,3 +174,14 @@ def test_padded_settings_draw_training_parameters_from_the_widened_box(monkeypat
     with pytest.raises(RuntimeError, match="stop before"):
         training.train("lca_3", settings, progress=False)
     assert seen["spec"] == padded_box(model_spec("lca_3"), 0.1) != model_spec("lca_3")
+
+
+def test_a_missing_optional_dependency_names_its_extra():
+    from hssm_nre.errors import MissingExtraError, require
+
+    assert require("json", "validation", "x").dumps(1) == "1"
+    with pytest.raises(MissingExtraError, match=r"The thing needs 'no_such_module_xyz', which is not installed: "
+                       r'pip install "hssm-nre\[validation\]"'):
+        require("no_such_module_xyz.sub", "validation", "The thing")
+    with pytest.raises(ImportError):  # an ImportError, as callers catching that expect
+        require("no_such_module_xyz", "validation", "The thing")

@@ -127,14 +127,14 @@ def test_exact_ignores_a_fitted_normaliser(ddm_data, tiny_entry, tiny_path, tmp_
     (else log Z would be subtracted twice), while it does change the 'normalised' likelihood."""
     import shutil
 
-    from hssm_nre.architecture import normaliser_shapes
+    from hssm_nre.architecture import normaliser_shapes, tree_map
     from hssm_nre.cache import replace_weights
 
     dst = tmp_path / "with_normaliser"
     shutil.copytree(tiny_path, dst)
     r = np.random.default_rng(0)
-    nw = {k: r.normal(scale=0.3, size=shape).astype(np.float32) for k, shape in normaliser_shapes(4, (8,)).items()}
-    replace_weights(dst, dict(tiny_entry.weights) | nw, {"normaliser": {"settings": {}}})
+    nw = tree_map(lambda shape: r.normal(scale=0.3, size=shape).astype(np.float32), normaliser_shapes(4, (8,)))
+    replace_weights(dst, dict(tiny_entry.weights) | {"normaliser": nw}, {"normaliser": {"settings": {}}})
     data = ddm_data.assign(rt=ddm_data.rt + 1.2)
 
     def observed(path, kind):

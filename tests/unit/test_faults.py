@@ -15,6 +15,7 @@ import pytest
 import hssm
 import hssm_nre  # noqa: F401
 from hssm_nre import cache, cli
+from hssm_nre.architecture import tree_map
 from hssm_nre.errors import (
     CacheEntryWarning,
     CacheWriteError,
@@ -192,7 +193,7 @@ def test_a_crash_while_publishing_keeps_the_complete_entry(tiny_entry, isolated_
         return real_rename(src, dst)
 
     monkeypatch.setattr(cache.os, "rename", rename)
-    other = {k: v + 1.0 for k, v in tiny_entry.weights.items()}  # another network under the same key
+    other = tree_map(lambda v: v + 1.0, tiny_entry.weights)  # another network under the same key
     with pytest.raises(CacheWriteError, match="No space left.*HSSM_NRE_CACHE_DIR"):
         cache.save_entry(tiny_entry.spec, tiny_entry.settings, other, evidence=tiny_entry.evidence)
     assert len(calls) == 3  # set aside, failed rename in, put back
@@ -204,7 +205,7 @@ def test_a_second_writer_keeps_identical_weights_and_replaces_different_ones(tin
     path = _save(tiny_entry, extra_metadata={"writer": 1})
     assert _save(tiny_entry, extra_metadata={"writer": 2}) == path
     assert cache.load_entry(path).metadata["writer"] == 1  # the same network: the first writer's entry kept
-    other = {k: v + 1.0 for k, v in tiny_entry.weights.items()}  # e.g. retrained with a normaliser
+    other = tree_map(lambda v: v + 1.0, tiny_entry.weights)  # e.g. retrained with a normaliser
     cache.save_entry(tiny_entry.spec, tiny_entry.settings, other, evidence=tiny_entry.evidence,
                      extra_metadata={"writer": 3})
     assert cache.load_entry(path).metadata["writer"] == 3  # replaced whole, not silently dropped

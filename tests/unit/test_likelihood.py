@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from hssm_nre.architecture import tree_map
 from tests.helpers import F32_PARITY, F64_EXACT, assert_close
 
 
@@ -32,8 +33,10 @@ def test_jax_function_matches_the_keras_training_layer(tiny_entry, fns, rng, jit
     spec, settings = tiny_entry.spec, tiny_entry.settings
     layer = _make_layer_class()(spec, settings)
     layer.build((None, spec.n_params + 2))
-    for k, v in tiny_entry.weights.items():
-        layer._w[k].assign(v)
+    from hssm_nre.architecture import flatten
+
+    for k, v in flatten(tiny_entry.weights).items():
+        layer._vars[k].assign(v)
     theta, rt, ch = _box_points(spec, 500, rng)
     x = np.concatenate([theta, rt[:, None], ch[:, None]], 1).astype(np.float32)
     ref = keras.ops.convert_to_numpy(layer(x))[:, 0]
@@ -227,8 +230,8 @@ def test_edge_features_start_at_the_wald_leading_terms():
     dist = np.array([2 * 1.0 * (1 - 0.3), 2 * 1.0 * 0.3])  # to the upper / lower boundary
     expected = -dist**2 / (2 * u) - 1.5 * np.log(u) + np.log(dist)
     np.testing.assert_allclose(np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS())), expected, rtol=1e-6)
-    with pytest.raises(ValueError, match="edge_features needs"):
-        dataclasses.replace(model_spec("race_3"), edge_features=True)
+    with pytest.raises(ValueError, match="the edge features need"):
+        dataclasses.replace(model_spec("race_3"), features="edge")
 
 
 def test_bound_features_start_at_durbins_density_exact_for_the_linear_collapse():
@@ -296,7 +299,7 @@ def test_race_features_start_at_the_independent_race_and_ignore_labels():
     np.testing.assert_allclose(got, expected, rtol=1e-4)
 
     rng = np.random.default_rng(1)
-    w = {k: (rng.normal(0, 0.3, v.shape).astype(np.float32) if not k.startswith("g") else v) for k, v in w.items()}
+    w = {k: (tree_map(lambda v: rng.normal(0, 0.3, v.shape).astype(np.float32), v) if k != "g" else v) for k, v in w.items()}
     th = rng.uniform(spec.lower, spec.upper, size=(50, spec.n_params))
     rt = th[:, -1] + rng.uniform(0.01, 3.0, 50)
     ch = rng.integers(0, 3, 50).astype(float)
@@ -327,7 +330,7 @@ def test_race_head_matches_ssm_simulators_race_when_no_accumulator_starts_near_z
     from hssm_nre.config import model_spec
 
     spec = model_spec("race_no_bias_3").with_features("race")
-    w = {k: jnp.asarray(v) for k, v in init_weights(spec, (8,), (8,), seed=0).items()}
+    w = tree_map(jnp.asarray, init_weights(spec, (8,), (8,), seed=0))
     theta = [2.0, 1.0, 0.5, 2.0, 0.3, 0.2]
     out = ssms.Simulator("race_no_bias_3").simulate(
         {p: np.array([x]) for p, x in zip(spec.params, theta)},
@@ -371,7 +374,7 @@ def test_race_features_are_finite_with_finite_gradients_for_every_race_like_mode
             continue
         layouts.add(layout)
         sizes.add(n)
-        w = {k: jnp.asarray(v) for k, v in init_weights(spec, (16,), (8,), seed=0).items()}
+        w = tree_map(jnp.asarray, init_weights(spec, (16,), (8,), seed=0))
         lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
         theta = np.concatenate([rng.uniform(lo, hi, (40, spec.n_params)), rng.choice([0.0, 1.0], (24, spec.n_params))])
         theta[40:] = lo + theta[40:] * (hi - lo)  # corners
@@ -419,8 +422,10 @@ def test_ddm_sdv_scaling_head_is_the_single_boundary_density_mixed_over_drift(x6
     got = np.asarray(logit_fn(spec, w, theta, rt, choice, JNP_OPS()))
     np.testing.assert_allclose(got - expected, np.full(50, (got - expected)[0]), atol=1e-9)
     ddm = model_spec("ddm")
-    w = dict(w, f_out_W=rng.normal(size=w["f_out_W"].shape))  # the MLP counts too
-    w_ddm = dict(w, lin_W=w["lin_W"][:5], f0_W=w["f0_W"][:5])
+    w["f"]["out"]["W"] = rng.normal(size=w["f"]["out"]["W"].shape)  # the MLP counts too
+    f_ddm = {"hidden": [{"W": w["f"]["hidden"][0]["W"][:5], "b": w["f"]["hidden"][0]["b"]}, *w["f"]["hidden"][1:]],
+             "out": w["f"]["out"]}
+    w_ddm = dict(w, head={"W": w["head"]["W"][:5]}, f=f_ddm)
     theta0 = theta.copy()
     theta0[:, 4] = 0.0
     np.testing.assert_allclose(np.asarray(logit_fn(spec, w, theta0, rt, choice, JNP_OPS())),
@@ -461,7 +466,8 @@ def test_mirror_symmetry_is_exact_for_the_ddm_relatives(name, x64):
     spec = model_spec(name).with_features("scaling")
     rng = np.random.default_rng(5)
     w = init_weights(spec, (16, 16), (8,), seed=1)
-    w = dict(w, f_out_W=rng.normal(size=w["f_out_W"].shape), g_out_W=rng.normal(size=w["g_out_W"].shape))
+    w["f"]["out"]["W"] = rng.normal(size=w["f"]["out"]["W"].shape)
+    w["g"]["out"]["W"] = rng.normal(size=w["g"]["out"]["W"].shape)
     theta, rt, ch = _inside_support(spec, 200, rng)
     mirrored = theta.copy()
     mirrored[:, 0] *= -1

@@ -7,7 +7,7 @@ import pytest
 
 import hssm_nre  # noqa: F401  (x64, the HSSM hook)
 from hssm_nre import cache
-from hssm_nre.architecture import JNP_OPS, log_normaliser, logit_fn, network_weights, normaliser_weights
+from hssm_nre.architecture import JNP_OPS, flatten, log_normaliser, logit_fn, network_weights, normaliser_weights, tree_map
 from hssm_nre.errors import CacheCorruptedError
 from hssm_nre.normalisation import (
     NormaliserSettings,
@@ -58,7 +58,8 @@ def test_own_density_of_a_ddm_network_does_not_depend_on_t(tiny_entry):
 
 def test_fitted_normaliser_follows_log_z_on_held_out_parameters(fitted):
     e, nw, r = fitted
-    assert set(nw) == set(normaliser_weights(nw)) and not set(nw) & set(e.weights)
+    assert normaliser_weights(e.weights) is None and set(nw) == {"hidden", "out"}
+    assert [layer["W"].shape[1] for layer in nw["hidden"]] == list(SMALL.widths)
     assert r["held_out_rms_grad_after"] < 0.5 * r["held_out_rms_grad_before"], r
     assert r["held_out_rms_log_z_after"] < 0.5 * r["held_out_rms_log_z_before"], r
     assert r["density"].startswith("own")
@@ -71,8 +72,8 @@ def test_logit_subtracts_the_normaliser_exactly(fitted):
     ops = JNP_OPS()
     th = jnp.asarray(np.repeat(THETA, 2, axis=0))
     rt, ch = jnp.asarray([0.6, 1.1, 0.9, 1.5, 0.4, 2.0]), jnp.asarray([1.0, -1.0, 1.0, -1.0, 1.0, 1.0])
-    w_raw = {k: jnp.asarray(v) for k, v in e.weights.items()}
-    w_norm = w_raw | {k: jnp.asarray(v) for k, v in nw.items()}
+    w_raw = tree_map(jnp.asarray, e.weights)
+    w_norm = w_raw | {"normaliser": tree_map(jnp.asarray, nw)}
     diff = logit_fn(e.spec, w_raw, th, rt, ch, ops) - logit_fn(e.spec, w_norm, th, rt, ch, ops)
     np.testing.assert_allclose(np.asarray(diff), np.asarray(log_normaliser(e.spec, w_norm, th, ops)), atol=1e-10)
     assert log_normaliser(e.spec, w_raw, th, ops) == 0.0
@@ -89,20 +90,22 @@ def test_normalised_mass_is_flat_over_the_box(fitted):
     e, nw, r = fitted
     theta = sample_parameters(e.spec, 40, np.random.default_rng(3))
     log_z, _, _ = log_normaliser_targets(e.spec, e.weights, e.evidence, theta, n_grid=300)
-    n_theta = np.asarray(log_normaliser(e.spec, {k: jnp.asarray(v) for k, v in nw.items()}, jnp.asarray(theta), JNP_OPS()))
+    n_theta = np.asarray(log_normaliser(e.spec, {"normaliser": tree_map(jnp.asarray, nw)}, jnp.asarray(theta), JNP_OPS()))
     left = log_z + r["level_shift"] - n_theta
     assert np.std(left) < 0.2 * np.std(log_z), (np.std(left), np.std(log_z))
-    hssm_mass = normalisation_integrals(e.spec, make_log_density_fn(e.spec, e.weights | nw, e.evidence), theta)
+    hssm_mass = normalisation_integrals(e.spec, make_log_density_fn(e.spec, e.weights | {"normaliser": nw}, e.evidence), theta)
     assert abs(np.mean(np.log(hssm_mass["integral"]))) < 0.05 * np.std(log_z) + 0.01
 
 
 def test_entry_with_normaliser_round_trips_and_a_broken_one_is_caught(fitted, isolated_cache):
     e, nw, _ = fitted
-    path = cache.save_entry(e.spec, e.settings, e.weights | nw, evidence=e.evidence, root=isolated_cache)
+    path = cache.save_entry(e.spec, e.settings, e.weights | {"normaliser": nw}, evidence=e.evidence, root=isolated_cache)
     back = cache.load_entry(path)
-    for k, v in nw.items():
-        np.testing.assert_array_equal(back.weights[k], v)
-    bad = e.weights | nw | {"n0_W": nw["n0_W"][:, :-1]}
+    for k, v in flatten(nw).items():
+        np.testing.assert_array_equal(flatten(back.weights["normaliser"])[k], v)
+    broken = tree_map(lambda v: v, nw)
+    broken["hidden"][0]["W"] = nw["hidden"][0]["W"][:, :-1]  # one unit short: no chain to the next layer
+    bad = e.weights | {"normaliser": broken}
     path = cache.save_entry(e.spec, e.settings, bad, evidence=e.evidence, root=isolated_cache / "other")
     with pytest.raises(CacheCorruptedError, match="architecture"):
         cache.load_entry(path)
@@ -119,7 +122,8 @@ def test_normalise_entry_writes_in_place_and_a_failure_leaves_the_entry_as_it_wa
 
     def broken(spec, weights, evidence, settings=None, progress=True):
         nw, r = fit_normaliser(spec, weights, evidence, NormaliserSettings(n_theta=16, n_grid=50, steps=2), progress=False)
-        return {k: v[..., :1] if k.endswith("_W") else v for k, v in nw.items()}, r  # inconsistent shapes
+        nw["hidden"][0]["W"] = nw["hidden"][0]["W"][..., :1]
+        return nw, r  # inconsistent shapes
 
     monkeypatch.setattr(normalisation, "fit_normaliser", broken)
     with pytest.raises(CacheCorruptedError):

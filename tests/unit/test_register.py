@@ -138,7 +138,7 @@ def test_the_network_s_own_feature_set_drives_the_likelihood(ddm_data, tmp_path)
     loglik = pm_model.compile_fn(pm_model.observedlogp)(ip)
     np.testing.assert_allclose(float(loglik), expected, rtol=1e-4)
     w_default = init_weights(today, (8,), (4,), seed=0)  # shapes differ: the default could not have run
-    assert w_default["lin_W"].shape != w["lin_W"].shape
+    assert w_default["head"]["W"].shape != w["head"]["W"].shape
 
 
 def test_hssm_floors_trials_at_the_support_edge_not_at_t_for_shifted_models(tmp_path):
@@ -153,7 +153,7 @@ def test_hssm_floors_trials_at_the_support_edge_not_at_t_for_shifted_models(tmp_
     spec = model_spec("full_ddm")
     assert spec.edge_shift == ("st", 1.0)
     w = init_weights(spec, (8,), (4,), seed=0)
-    w["lin_W"][:] = 0.0  # the logit is 0 above the support edge: observed logp = floors only
+    w["head"]["W"][:] = 0.0  # the logit is 0 above the support edge: observed logp = floors only
     path = save_entry(spec, TrainSettings(n_simulations=4096, steps=1, widths=(8,), evidence_widths=(4,)), w,
                       root=tmp_path)
     df = simulate_dataset("full_ddm", 100, seed=3,

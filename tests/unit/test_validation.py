@@ -86,3 +86,17 @@ def test_a_partial_run_compares_with_the_reference_and_leaves_the_metadata_alone
     assert "validation" not in load_entry(net).metadata
     with pytest.raises(ValueError, match="negative"):
         ValidationSettings(sbc_datasets=-1)
+
+
+def test_validate_names_the_missing_extra_before_any_fit(monkeypatch, tmp_path):
+    """Without PyDDM (``pip install hssm-nre`` without ``[validation]``) validating angle stops at
+    once with the install command, before any simulation or fit."""
+    import sys
+
+    from hssm_nre.errors import MissingExtraError
+    from hssm_nre.validation import ValidationSettings, validate
+
+    monkeypatch.setitem(sys.modules, "pyddm", None)  # import pyddm now raises ImportError
+    with pytest.raises(MissingExtraError, match=r"'angle' reference likelihood .* pip install \"hssm-nre\[validation\]\""):
+        validate("angle", settings=ValidationSettings(sbc_datasets=0), out=tmp_path, workers=0, progress=False)
+    assert not list(tmp_path.iterdir())
