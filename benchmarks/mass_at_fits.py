@@ -1,6 +1,6 @@
 """Where do a network's bad fits go? Its likelihood's mass, and the normaliser's error, there.
 
-    .venv/bin/python benchmarks/mass_at_fits.py lca_3 --weights DIR --report benchmarks/results/recovery_lca_3_race_pad.json --by a
+    .venv/bin/python benchmarks/mass_at_fits.py lca_3 --weights DIR --report benchmarks/results/recovery_lca_3_exact.json --by a
 
 For the ``--worst`` fits of a recovery report (largest posterior mean minus truth in ``--by``), prints
 log Z(theta) of the raw network (the log of its likelihood's integral over x, by quadrature,

@@ -101,7 +101,16 @@ PIN_FILE = "pinned.json"
 
 
 def cache_dir() -> Path:
-    """The cache root: ``$HSSM_NRE_CACHE_DIR`` or the per-user cache folder."""
+    """The cache root.
+
+    ``$HSSM_NRE_CACHE_DIR`` when set, else the per-user cache folder
+    (``$XDG_CACHE_HOME/hssm_nre``, or ``~/.cache/hssm_nre``). The folder is not created here.
+
+    Returns
+    -------
+    pathlib.Path
+        The cache root.
+    """
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
@@ -157,7 +166,25 @@ def _sha256(path: Path) -> str:
 class NetworkEntry:
     """A loaded network: its spec, settings, weights and metadata.
 
-    ``reason`` says why :func:`find_network` chose it (empty for a folder loaded directly).
+    Made by :func:`load_entry` (which verifies it) and returned by :func:`find_network` and
+    :func:`hssm_nre.train`.
+
+    Attributes
+    ----------
+    spec
+        The model the network was trained for, with its feature set.
+    settings
+        How it was trained.
+    weights
+        The network's weights, a pytree of float32 arrays (:mod:`hssm_nre.architecture`).
+    evidence
+        The evidence term's arrays, or None when the network has none.
+    metadata
+        The contents of its ``metadata.json`` (plus ``"source"`` once found).
+    path
+        Its folder.
+    reason
+        Why :func:`find_network` chose it (empty for a folder loaded directly).
     """
 
     spec: ModelSpec
@@ -170,7 +197,7 @@ class NetworkEntry:
 
     @property
     def source(self) -> str:
-        """Where it came from: "shipped", "cache", "path" or "trained"."""
+        """Where it came from: ``"shipped"``, ``"cache"``, ``"path"`` or ``"trained"``."""
         return self.metadata.get("source", "cache")
 
     @property
@@ -179,14 +206,25 @@ class NetworkEntry:
         return str(self.metadata.get("weights_sha256", ""))
 
     def has_checksum(self, sha256: str) -> bool:
-        """Whether this is the network of weights checksum ``sha256``, now or before
-        :func:`upgrade_entry` renamed its weights."""
+        """Whether this is the network of weights checksum ``sha256``.
+
+        Parameters
+        ----------
+        sha256
+            A weights checksum, e.g. one a model recorded when it was built.
+
+        Returns
+        -------
+        bool
+            True when ``sha256`` is its checksum now, or was before :func:`upgrade_entry` renamed
+            its weights.
+        """
         old = (self.metadata.get("upgraded_from") or {}).get("weights_sha256")
         return sha256 in (self.sha256, old)
 
     @property
     def validation_status(self) -> str | None:
-        """"passed", "failed", or None when the network was never validated."""
+        """``"passed"``, ``"failed"``, or None when the network was never validated."""
         return (self.metadata.get("validation") or {}).get("status")
 
 
@@ -314,11 +352,38 @@ def save_entry(
     extra_metadata: dict[str, Any] | None = None,
     root: Path | None = None,
 ) -> Path:
-    """Write an entry and publish it atomically; return its folder.
+    """Write a cache entry and publish it atomically.
 
-    If a complete entry of the same key is already there (another process trained the same
-    network), it is kept and this one discarded; a damaged one is replaced. Raises
-    :class:`CacheWriteError` when the cache cannot be written.
+    The entry is written to a temporary folder in the model's folder and published by one
+    rename under its key's file lock. If a complete entry with the same weights is already there
+    (another process trained the same network), it is kept and this one discarded; any other
+    entry under the same key (damaged, or another network) is replaced whole.
+
+    Parameters
+    ----------
+    spec
+        The model the network was trained for.
+    settings
+        How it was trained (with ``spec``, the weight format and the package versions, this
+        makes the entry's key, :func:`cache_key`).
+    weights
+        The network's weights (a pytree of arrays), stored as float32.
+    evidence
+        The evidence term's arrays, if any.
+    extra_metadata
+        More entries for ``metadata.json`` (timings, the rt range, the ``reproduce`` command, ...).
+    root
+        The cache root (default: :func:`cache_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+        The entry's folder, ``root/<model>/<key>``.
+
+    Raises
+    ------
+    CacheWriteError
+        The cache cannot be written, or another process holds the key's lock too long.
     """
     versions = package_versions()
     key = cache_key(spec, settings, versions)
@@ -384,8 +449,29 @@ def replace_weights(
     The new files are written to a temporary folder beside the entry and checked by loading
     them; the swap (two renames) runs under the entry's lock, so readers never see half of
     it, and a crash leaves the old entry or the new one (and at worst a temporary folder,
-    removed at the next write). Used to add a normaliser to a trained network without
-    retraining it. Returns the new entry.
+    removed at the next write). Other files in the folder (a README) are kept. Used to add a
+    normaliser to a trained network without retraining it.
+
+    Parameters
+    ----------
+    path
+        The network folder.
+    weights
+        The new weights (a pytree of arrays).
+    metadata_update
+        Entries merged into its metadata.
+
+    Returns
+    -------
+    NetworkEntry
+        The new entry.
+
+    Raises
+    ------
+    NetworkNotFoundError, CacheCorruptedError, CacheMismatchError
+        The folder cannot be loaded (:func:`load_entry`, without the model-spec check).
+    CacheWriteError
+        The folder cannot be rewritten.
     """
     path = Path(path)
     entry = load_entry(path, check_spec=False)
@@ -445,10 +531,33 @@ def _nest_format_1(flat: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def upgrade_entry(path: str | os.PathLike) -> NetworkEntry:
-    """Convert a network folder written in format 1 to this version's format, in place and
-    atomically: the same network (the same numbers under new names), so its validation record
-    stays; its old checksum is kept as ``upgraded_from`` (models built with it still find it).
-    ``hssm-nre cache upgrade PATH``. Raises :class:`CacheMismatchError` for any other format."""
+    """Convert a network folder written in weight format 1 to this version's format.
+
+    The conversion is in place and atomic and keeps the same network (the same numbers under new
+    names), so its validation record stays; its old checksum is kept as ``upgraded_from``, so
+    models built with it still find it. A folder already in the current format is loaded and
+    returned unchanged. The command line's ``hssm-nre cache upgrade PATH``.
+
+    Parameters
+    ----------
+    path
+        The network folder, or its ``metadata.json``.
+
+    Returns
+    -------
+    NetworkEntry
+        The converted entry.
+
+    Raises
+    ------
+    CacheCorruptedError
+        The folder cannot be read, its weights' checksum does not match, or a weight name is not
+        format 1's.
+    CacheMismatchError
+        The folder has a weight format other than 1 or the current one.
+    CacheWriteError
+        The folder cannot be rewritten.
+    """
     path = Path(path)
     if path.name == "metadata.json":
         path = path.parent
@@ -582,14 +691,35 @@ def _load(path: Path, *, check_spec: bool) -> NetworkEntry:
 
 
 def load_entry(path: str | os.PathLike, *, check_spec: bool = True) -> NetworkEntry:
-    """Load a network folder (or its ``metadata.json``), verifying it thoroughly.
+    """Load a network folder, verifying it thoroughly.
 
-    Raises :class:`NetworkNotFoundError` when there is no such folder,
-    :class:`CacheCorruptedError` when files are missing or unreadable or the weights'
-    checksum or shapes disagree with the metadata, and :class:`CacheMismatchError` when
-    the entry has another weight format or was trained for a model spec that differs from
-    today's ssm-simulators config. An entry of the cache found mid-swap is read again under
-    its lock.
+    The weights' checksum and shapes are checked against the metadata. An entry of the cache
+    found mid-swap is read again under its lock.
+
+    Parameters
+    ----------
+    path
+        The network folder, or its ``metadata.json``.
+    check_spec
+        Also check that the network's model spec matches today's ssm-simulators config and
+        hssm_nre (the feature set aside); models that :func:`hssm_nre.config.model_spec`
+        refuses are not checked.
+
+    Returns
+    -------
+    NetworkEntry
+        The network (its ``metadata`` has no ``"source"`` yet).
+
+    Raises
+    ------
+    NetworkNotFoundError
+        There is no such folder.
+    CacheCorruptedError
+        Files are missing or unreadable, or the weights' checksum or shapes disagree with the
+        metadata.
+    CacheMismatchError
+        The entry has another weight format, or (``check_spec``) was trained for a model spec
+        that differs from today's ssm-simulators config.
     """
     path = Path(path)
     if path.name == "metadata.json":
@@ -627,7 +757,21 @@ def _normaliser_consistent(nw: dict[str, Any] | None, n_params: int) -> bool:
 
 # ----------------------------------------------------------------------------- the cache's contents
 def list_entries(root: Path | None = None) -> dict[str, list[Path]]:
-    """Cached entry folders per model name (temporary folders excluded), newest first."""
+    """Cached entry folders per model name, newest first.
+
+    Every folder ``root/<model>/<key>`` is listed, usable or not (:func:`scan` checks them);
+    temporary folders of writers are left out, and so are models without entries.
+
+    Parameters
+    ----------
+    root
+        The cache root (default: :func:`cache_dir`).
+
+    Returns
+    -------
+    dict of str to list of pathlib.Path
+        The entry folders of each model, newest (by modification time) first.
+    """
     root = cache_dir() if root is None else Path(root)
     out: dict[str, list[Path]] = {}
     if not root.is_dir():
@@ -647,7 +791,23 @@ def list_entries(root: Path | None = None) -> dict[str, list[Path]]:
 
 @dataclass
 class CacheRecord:
-    """One cache folder and whether it can be used."""
+    """One cache folder and whether it can be used (an item of :func:`scan`).
+
+    Attributes
+    ----------
+    model
+        The model folder it lies in.
+    path
+        The entry's folder.
+    entry
+        The loaded network, or None when it could not be loaded.
+    problem
+        Why it cannot be used (the message and the fix), or None.
+    pinned
+        Whether it is pinned as its model's network.
+    size
+        The size of its files, in bytes.
+    """
 
     model: str
     path: Path
@@ -658,10 +818,14 @@ class CacheRecord:
 
     @property
     def usable(self) -> bool:
+        """Whether the entry loaded and has no problem."""
         return self.entry is not None and self.problem is None
 
     @property
     def status(self) -> str:
+        """``"unusable"``, ``"pinned"``, or its validation status (``"passed"``, ``"failed"`` or
+        ``"not validated"``).
+        """
         if not self.usable:
             return "unusable"
         return "pinned" if self.pinned else (self.entry.validation_status or "not validated")
@@ -675,18 +839,38 @@ def _folder_size(path: Path) -> int:
 
 
 def _version_problem(entry: NetworkEntry, versions: dict[str, str]) -> str | None:
+    """Why a cache entry cannot be used with the installed packages, or None. hssm-nre's own
+    version is part of the key but not of this check: whatever in hssm_nre changes what a stored
+    network means bumps ``FORMAT_VERSION`` (checked when the entry loads), so a network trained
+    under an earlier release of the same format stays usable."""
     got = entry.metadata.get("versions")
-    if got == versions:
-        return None
     if not isinstance(got, dict):
         return f"{entry.path} records no package versions."
-    diff = ", ".join(f"{k} {got.get(k)} (installed {v})" for k, v in versions.items() if got.get(k) != v)
-    return f"{entry.path} was trained under other package versions: {diff}."
+    diff = ", ".join(
+        f"{k} {got.get(k)} (installed {v})" for k, v in versions.items() if k != "hssm-nre" and got.get(k) != v
+    )
+    return f"{entry.path} was trained under other package versions: {diff}." if diff else None
 
 
 def scan(root: Path | None = None, model: str | None = None) -> list[CacheRecord]:
-    """Every cache entry (of ``model``, or all), loaded and checked (checksums included),
-    newest first within each model."""
+    """Every cache entry, loaded and checked (checksums included).
+
+    An entry has a ``problem`` when it cannot be loaded (:func:`load_entry`), lies in another
+    model's folder, records no package versions, or was trained under other versions of
+    ssm-simulators, bayesflow or keras than those installed.
+
+    Parameters
+    ----------
+    root
+        The cache root (default: :func:`cache_dir`).
+    model
+        Only this model's entries (default: all).
+
+    Returns
+    -------
+    list of CacheRecord
+        One per entry, newest first within each model.
+    """
     root = cache_dir() if root is None else Path(root)
     versions = package_versions()
     out = []
@@ -726,7 +910,32 @@ def pinned_key(model: str, *, root: Path | None = None) -> str | None:
 
 
 def pin(path: str | os.PathLike, *, root: Path | None = None) -> NetworkEntry:
-    """Make the cache entry at ``path`` its model's network (over a validated shipped one)."""
+    """Make a cache entry its model's network, over a validated shipped one.
+
+    :func:`find_network` then chooses it first. The entry is loaded and checked first.
+
+    Parameters
+    ----------
+    path
+        The entry folder, ``root/<model>/<key>``.
+    root
+        The cache root (default: :func:`cache_dir`).
+
+    Returns
+    -------
+    NetworkEntry
+        The pinned entry.
+
+    Raises
+    ------
+    NetworkNotFoundError
+        ``path`` is not an entry of the cache at ``root``, or holds a network for another model
+        than its folder's.
+    CacheCorruptedError, CacheMismatchError
+        The entry cannot be used (:func:`load_entry`).
+    CacheWriteError
+        The pin cannot be written.
+    """
     path = Path(path)
     root = cache_dir() if root is None else Path(root)
     _check_cache_entry(path, root)
@@ -753,7 +962,25 @@ def pin(path: str | os.PathLike, *, root: Path | None = None) -> NetworkEntry:
 
 
 def unpin(model: str, *, root: Path | None = None) -> bool:
-    """Remove ``model``'s pin; return whether there was one."""
+    """Remove ``model``'s pin.
+
+    Parameters
+    ----------
+    model
+        The model name.
+    root
+        The cache root (default: :func:`cache_dir`).
+
+    Returns
+    -------
+    bool
+        Whether there was a pin.
+
+    Raises
+    ------
+    CacheWriteError
+        The pin file cannot be removed.
+    """
     root = cache_dir() if root is None else Path(root)
     f = root / model / PIN_FILE
     try:
@@ -780,8 +1007,25 @@ def _check_cache_entry(path: Path, root: Path) -> None:
 
 
 def remove_entry(path: str | os.PathLike, *, root: Path | None = None) -> None:
-    """Delete a cache entry (renamed aside under its lock first, so readers never see half).
-    Only entry folders of the cache at ``root`` (default :func:`cache_dir`) are removed."""
+    """Delete a cache entry.
+
+    The entry is renamed aside under its lock first, so readers never see half of it, and its
+    pin is removed when it was pinned. Only entry folders of the cache at ``root`` are removed.
+
+    Parameters
+    ----------
+    path
+        The entry folder, ``root/<model>/<key>``.
+    root
+        The cache root (default: :func:`cache_dir`).
+
+    Raises
+    ------
+    NetworkNotFoundError
+        ``path`` is not an entry of the cache at ``root``.
+    CacheWriteError
+        The entry cannot be removed.
+    """
     path = Path(path)
     root = cache_dir() if root is None else Path(root)
     _check_cache_entry(path, root)
@@ -812,14 +1056,40 @@ def _describe(entry: NetworkEntry) -> str:
 
 
 def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> NetworkEntry:
-    """The network ``hssm.HSSM(model=name, loglik_kind="nre")`` uses, with the reason in
-    ``entry.reason``.
+    """The network ``hssm.HSSM(model=name, loglik_kind="nre")`` uses.
 
     Order: the entry pinned with ``hssm-nre cache pin``; else the newest cache entry whose
     validation passed; else the shipped network; else the newest usable cache entry. A newer,
-    unvalidated cache entry does not displace the shipped network (pin it to use it). Cache
-    entries that cannot be used (damaged, other package versions, other model spec) are named
-    in a :class:`CacheEntryWarning` with the reason, the fix and the network used instead.
+    unvalidated cache entry does not displace the shipped network (pin it to use it).
+
+    Parameters
+    ----------
+    name
+        The model name.
+    root
+        The cache root (default: :func:`cache_dir`).
+    warn
+        Issue the :class:`~hssm_nre.errors.CacheEntryWarning` about unusable entries.
+
+    Returns
+    -------
+    NetworkEntry
+        The network, with the reason it was chosen in ``entry.reason`` and its origin in
+        ``entry.source``.
+
+    Raises
+    ------
+    NetworkNotFoundError
+        No shipped or usable cached network exists for the model; the message names the unusable
+        entries and how to train one.
+    CacheCorruptedError, CacheMismatchError
+        The shipped network is damaged (reinstall hssm-nre).
+
+    Warns
+    -----
+    CacheEntryWarning
+        Cache entries that cannot be used (damaged, other package versions, other model spec)
+        or a pinned entry that is gone, with the reason, the fix and the network used instead.
     """
     records = scan(root, name)
     usable = [r for r in records if r.usable]
@@ -878,8 +1148,30 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
 
 
 def find_by_checksum(name: str, sha256: str, *, root: Path | None = None) -> NetworkEntry | None:
-    """The shipped network or cache entry of ``name`` whose weights have checksum ``sha256``
-    (or had it before :func:`upgrade_entry` converted them: the same network)."""
+    """The shipped network or cache entry of ``name`` whose weights have checksum ``sha256``.
+
+    Also found: a network that had that checksum before :func:`upgrade_entry` converted it (the
+    same network).
+
+    Parameters
+    ----------
+    name
+        The model name.
+    sha256
+        The weights checksum (:attr:`NetworkEntry.sha256`).
+    root
+        The cache root (default: :func:`cache_dir`).
+
+    Returns
+    -------
+    NetworkEntry or None
+        The network, or None when none has that checksum.
+
+    Raises
+    ------
+    CacheCorruptedError, CacheMismatchError
+        The shipped network is damaged (reinstall hssm-nre).
+    """
     shipped = _shipped(name)
     if shipped is not None and shipped.has_checksum(sha256):
         return shipped

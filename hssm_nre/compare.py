@@ -198,6 +198,26 @@ def posterior_table(idata_nre, idata_ref) -> list[dict[str, Any]]:
 
 @dataclass
 class Comparison:
+    """Side-by-side fits of the same data: the NRE against HSSM's analytic likelihood.
+
+    Made by :func:`compare_with_analytic` and :func:`compare_with_wfpt`. The analytic fit's
+    entries are labelled ``wfpt`` for every model.
+
+    Attributes
+    ----------
+    rows
+        One dict per posterior variable (:func:`posterior_table`): ``param``, ``mean_nre``,
+        ``sd_nre``, ``mean_wfpt``, ``sd_wfpt``, ``abs_diff_over_sd`` (|mean difference| /
+        analytic SD) and ``sd_ratio`` (NRE SD / analytic SD).
+    seconds_nre, seconds_wfpt
+        Wall time of each fit's sampling, in seconds.
+    diagnostics
+        Per fit (``"nre"``, ``"wfpt"``): ``{"divergences": int or None}``.
+    idata_nre, idata_wfpt
+        The fits' inference data.
+    plot_path
+        Where :func:`plot_comparison` wrote the plot, or None.
+    """
     rows: list[dict[str, Any]]
     seconds_nre: float
     seconds_wfpt: float
@@ -208,9 +228,17 @@ class Comparison:
 
     @property
     def max_abs_diff_over_sd(self) -> float:
+        """The largest |mean difference| / analytic SD over the posterior variables."""
         return max(r["abs_diff_over_sd"] for r in self.rows)
 
     def to_markdown(self) -> str:
+        """The table as markdown, with the wall times, their ratio and the divergences.
+
+        Returns
+        -------
+        str
+            The markdown.
+        """
         lines = [rows_markdown(self.rows), ""]
         lines.append(
             f"Wall time: NRE {self.seconds_nre:.1f} s, WFPT {self.seconds_wfpt:.1f} s "
@@ -249,6 +277,31 @@ def uniform_box_include(spec, include: list[dict] | None = None) -> list[dict]:
 
 def plot_comparison(cmp: Comparison, path: str | Path, truth: dict[str, float] | None = None) -> Path:
     # The object-oriented API, not pyplot: no backend switch, safe in notebooks and headless.
+    """Plot each parameter's two posteriors, NRE over analytic, and save the figure.
+
+    One histogram per row of ``cmp.rows``: the analytic posterior filled in grey, the NRE's as a
+    line, the true value (if given) dashed; titled with |diff| / sd. Uses matplotlib's
+    object-oriented API (no backend switch, safe in notebooks and headless).
+
+    Parameters
+    ----------
+    cmp
+        The comparison.
+    path
+        The image file to write (its folder is created).
+    truth
+        True parameter values by name, drawn where given.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    MissingExtraError
+        matplotlib is not installed (``pip install "hssm-nre[validation]"``).
+    """
     from .errors import require
 
     Figure = require("matplotlib.figure", "validation", "The comparison plot").Figure
@@ -320,13 +373,41 @@ def compare_with_analytic(
     progressbar: bool = True,
     **nre_kwargs,
 ) -> Comparison:
-    """Fit ``data`` with ``loglik_kind="nre"`` and ``"analytical"``; tabulate posteriors.
+    """Fit ``data`` with ``loglik_kind="nre"`` and ``"analytical"``; tabulate the posteriors.
 
-    ``model`` is one with an analytic likelihood in HSSM (``ddm``, ``ddm_sdv``).
-    Parameters without a formula in ``include`` get a uniform prior over the
-    NRE's training box in both models; regression terms get the analytic
-    model's default priors in both (see :func:`shared_regression_priors`).
-    The table's reference columns are labelled ``wfpt`` for every model.
+    Both models get the same data, formulas, priors, lapse setting, sampler and seed. Parameters
+    that ``include`` does not name get a uniform prior over the NRE's training box in both models
+    (named ones keep what ``include`` gives them); regression terms get the analytic model's
+    default priors in both (see :func:`shared_regression_priors`). Two MCMC fits: minutes.
+
+    Parameters
+    ----------
+    data
+        The data frame (``rt``, ``response`` and any covariates).
+    model
+        A model with an analytic likelihood in HSSM (``ddm``, ``ddm_sdv``).
+    include
+        HSSM's ``include`` list, for both models.
+    p_outlier
+        HSSM's lapse probability, for both models.
+    sampler, draws, tune, chains, seed, progressbar
+        As ``hssm.HSSM.sample`` (``random_seed=seed``; ``sampler="pymc"`` runs on one core).
+    plot_path
+        Where to write :func:`plot_comparison`'s figure (default: no plot).
+    truth
+        True parameter values by name, for the plot.
+    **nre_kwargs
+        More arguments for the NRE model only (e.g. ``nre_weights``, ``nre_likelihood``).
+
+    Returns
+    -------
+    Comparison
+        The table, timings, diagnostics and both fits.
+
+    Raises
+    ------
+    ValueError
+        ``model`` has no analytic likelihood in HSSM.
     """
     import hssm
 
@@ -367,5 +448,28 @@ def compare_with_analytic(
 
 
 def compare_with_wfpt(data, **kwargs) -> Comparison:
-    """:func:`compare_with_analytic` for the DDM: the NRE against analytic WFPT."""
+    """:func:`compare_with_analytic` for the DDM: the NRE against analytic WFPT.
+
+    Parameters
+    ----------
+    data
+        The data frame (``rt``, ``response`` and any covariates).
+    **kwargs
+        The options of :func:`compare_with_analytic` but ``model``.
+
+    Returns
+    -------
+    Comparison
+        The table, timings, diagnostics and both fits.
+
+    Examples
+    --------
+    Two MCMC fits (minutes):
+
+    >>> from hssm_nre.compare import compare_with_wfpt
+    >>> from hssm_nre.simulate import simulate_dataset
+    >>> df = simulate_dataset("ddm", 1000, theta={"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3})
+    >>> cmp = compare_with_wfpt(df, plot_path="posteriors.png")  # doctest: +SKIP
+    >>> print(cmp.to_markdown())  # doctest: +SKIP
+    """
     return compare_with_analytic(data, model="ddm", **kwargs)

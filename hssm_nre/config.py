@@ -45,7 +45,7 @@ DDM_SCALING_CAPABLE = frozenset({"ddm", "ddm_legacy", "ddm_sdv", "angle", "angle
 #: (ddm_sdv against its analytic likelihood: ``benchmarks/feature_ablation.py``; angle by
 #: recovery on the same 30 datasets: a 2-core CPU network with them, 23,430 steps of batch 1,024,
 #: missed 1 coverage check where the GPU network with generic features, 48,009 steps of batch
-#: 4,096, missed 6: ``benchmarks/results/recovery_angle*.md``).
+#: 4,096, missed 6: ``benchmarks/results/recovery_angle.md``; the GPU network's report is in the git history).
 DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv", "angle"})
 
 #: The feature sets a network can be trained with (``hssm-nre train --features``);
@@ -62,7 +62,7 @@ BOUNDARY_FUNCTIONS: dict[str, tuple[str, ...]] = {"weibull_cdf": ("alpha", "beta
 #: same datasets measured the gain (weibull: a 2-core CPU network with them and its normaliser,
 #: 31,248 steps of batch 1,024, missed 1 of 15 coverage checks where the GPU network with generic
 #: features missed 15 and a CPU one with edge features and its normaliser 12:
-#: ``benchmarks/results/recovery_weibull*.md``). The other models with a boundary in
+#: ``benchmarks/results/recovery_weibull.md``). The other models with a boundary in
 #: ``BOUNDARY_FUNCTIONS`` can take them (``--features bound``); their gain is not measured.
 BOUND_FEATURE_MODELS = frozenset({"weibull"})
 
@@ -85,7 +85,7 @@ EDGE_FEATURE_MODELS = frozenset({"full_ddm"})
 #: recovery on the same datasets measured the gain (race_no_bias_3: a 2-core CPU network with
 #: them, 31,248 steps of batch 1,024, matched the LAN in ../shared/anchors where the GPU network
 #: with generic features, 46,524 steps of batch 4,096, was overconfident;
-#: ``benchmarks/results/recovery_race_no_bias_3*.md``). The other race and LCA models can take
+#: ``benchmarks/results/recovery_race_no_bias_3.md``). The other race and LCA models can take
 #: them (``--features race``); their gain is not measured.
 RACE_FEATURE_MODELS = frozenset({"race_no_bias_3"})
 
@@ -113,7 +113,21 @@ def _ssms_config() -> dict[str, dict[str, Any]]:
 
 
 def available_models() -> list[str]:
-    """Return every model name ssm-simulators defines, sorted."""
+    """Every model name ssm-simulators defines, sorted.
+
+    Not every one can be fitted with an NRE: :func:`model_spec` says which cannot, and why.
+
+    Returns
+    -------
+    list of str
+        The model names.
+
+    Examples
+    --------
+    >>> import hssm_nre
+    >>> "ddm" in hssm_nre.available_models()
+    True
+    """
     return sorted(_ssms_config())
 
 
@@ -154,9 +168,28 @@ def race_layout(
     accumulator, a shared boundary ``a``, a non-decision time ``t`` and a start point that is
     shared (``z``), per accumulator (``z0``..``z{n-1}``) or absent (start at 0): ssm-simulators'
     race models and the LCA. Anything else (``g``, ``b``, ``theta``) is an extra parameter.
-    Returns ``(n, start-point names, extra names)``. With ``lower`` / ``upper`` given, the
-    drifts (and per-accumulator start points) must share one box, so that relabelling the
-    accumulators maps the box onto itself.
+
+    Parameters
+    ----------
+    params
+        The model's parameter names, in order.
+    choices
+        The model's response codes.
+    lower, upper
+        The training box, one entry per parameter (optional). When given, the drifts (and
+        per-accumulator start points) must share one box, so that relabelling the accumulators
+        maps the box onto itself.
+
+    Returns
+    -------
+    tuple or None
+        ``(n, start-point names, extra names)``, or None when the model is not race-like.
+
+    Examples
+    --------
+    >>> from hssm_nre.config import race_layout
+    >>> race_layout(("v0", "v1", "v2", "a", "z", "t"), (0, 1, 2))
+    (3, ('z',), ())
     """
     n = len(choices)
     if n < 2 or tuple(choices) != tuple(range(n)):
@@ -188,6 +221,9 @@ def race_layout(
 class ModelSpec:
     """What a network models: names, order, box, choices and feature set.
 
+    Built from the ssm-simulators config by :func:`model_spec`; frozen, with a stable
+    :meth:`to_dict` that the cache keys on.
+
     Attributes
     ----------
     name
@@ -203,10 +239,6 @@ class ModelSpec:
         distribution; the network then sees ``u = rt - edge`` and the region
         ``rt <= edge`` is known to have zero likelihood. ``edge = t`` unless
         ``edge_shift`` says otherwise.
-    edge_shift
-        ``(param, scale)`` when the non-decision time is spread below ``t``
-        (ssm-simulators' ``ndt_edge_shift``: full_ddm and ddm_st draw it from
-        U(t - st, t + st)), so the support starts at ``t - scale * param``.
     features
         The network's feature set, one of ``FEATURE_SETS``; a property of the network, not
         the model (see :meth:`same_model`), chosen per training with ``hssm-nre train
@@ -233,11 +265,21 @@ class ModelSpec:
     boundary_correction
         True when training simulations shift the boundary to undo the bias of
         discrete-time (Euler, dt = 0.001) boundary monitoring.
+    edge_shift
+        ``(param, scale)`` when the non-decision time is spread below ``t``
+        (ssm-simulators' ``ndt_edge_shift``: full_ddm and ddm_st draw it from
+        U(t - st, t + st)), so the support starts at ``t - scale * param``.
     per_call_params
         Parameters that training simulations hold fixed within each simulator call
         (``PER_CALL_PARAMS``: ssm-simulators mishandles per-row values of them). Part of the
         model's identity, so a network trained on data simulated the faulty way (without
         this field) no longer loads for that model.
+
+    Raises
+    ------
+    ValueError
+        ``features`` is not one of ``FEATURE_SETS``, or the model cannot take that feature set
+        (the message names the reason).
     """
 
     name: str
@@ -295,42 +337,95 @@ class ModelSpec:
             )
 
     def with_features(self, features: str) -> ModelSpec:
-        """This model with the network feature set ``features`` (one of ``FEATURE_SETS``).
+        """This model with another network feature set.
 
-        Raises ``ValueError`` naming the reason when the model cannot take them."""
+        Parameters
+        ----------
+        features
+            One of ``FEATURE_SETS``.
+
+        Returns
+        -------
+        ModelSpec
+            A copy with ``features`` replaced.
+
+        Raises
+        ------
+        ValueError
+            ``features`` is unknown, or the model cannot take them (the message names the reason).
+        """
         if features not in FEATURE_SETS:
             raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}.")
         return dataclasses.replace(self, features=features)
 
     def same_model(self, other: ModelSpec) -> bool:
-        """True when ``other`` describes the same model (names, box, choices, support),
-        whatever feature set its network uses: a network trained with any of
-        ``FEATURE_SETS`` serves the model."""
+        """Whether ``other`` describes the same model, whatever feature set its network uses.
+
+        The same names, box, choices and support: a network trained with any of ``FEATURE_SETS``
+        serves the model.
+
+        Parameters
+        ----------
+        other
+            Another spec, e.g. a network's.
+
+        Returns
+        -------
+        bool
+            True when no model-defining field differs (:meth:`model_differences` is empty).
+        """
         return self.model_differences(other) == []
 
     def model_differences(self, other: ModelSpec) -> list[str]:
-        """Names of the model-defining fields that differ from ``other`` (every field but
-        the network's feature choice: ``_FEATURE_FIELDS``)."""
+        """Names of the model-defining fields that differ from ``other``.
+
+        Every field is model-defining but the network's feature choice (``_FEATURE_FIELDS``).
+
+        Parameters
+        ----------
+        other
+            Another spec.
+
+        Returns
+        -------
+        list of str
+            The field names, in field order.
+        """
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         return [k for k in mine if k not in _FEATURE_FIELDS and mine[k] != theirs[k]]
 
     @property
     def n_params(self) -> int:
+        """The number of parameters."""
         return len(self.params)
 
     @property
     def bounds(self) -> dict[str, tuple[float, float]]:
-        """The training box as HSSM's ``bounds`` dict."""
+        """The training box as HSSM's ``bounds`` dict, ``{param: (lower, upper)}``."""
         return {p: (lo, hi) for p, lo, hi in zip(self.params, self.lower, self.upper)}
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data (JSON-serialisable; what the cache keys on and stores)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
-        """The inverse of :meth:`to_dict`; also reads format-1 metadata, whose four feature
-        booleans (``ddm_scaling``, ``edge_features``, ``race_features``, ``bound_features``)
-        were one ``features`` field's values."""
+        """The inverse of :meth:`to_dict`.
+
+        Also reads format-1 metadata, whose four feature booleans (``ddm_scaling``,
+        ``edge_features``, ``race_features``, ``bound_features``) were one ``features`` field's
+        values.
+
+        Parameters
+        ----------
+        d
+            A dict as :meth:`to_dict` writes it.
+
+        Returns
+        -------
+        ModelSpec
+            The spec.
+        """
         if "features" in d:
             features = str(d["features"])
         else:
@@ -355,14 +450,40 @@ class ModelSpec:
 def model_spec(name: str) -> ModelSpec:
     """Build the :class:`ModelSpec` of an ssm-simulators model.
 
+    The training box is the model's ``param_bounds`` in the ssm-simulators config; the feature
+    set is the model's default (``hssm-nre train --features`` chooses another).
+
+    Parameters
+    ----------
+    name
+        The ssm-simulators model name.
+
+    Returns
+    -------
+    ModelSpec
+        The model's spec.
+
     Raises
     ------
+    TypeError
+        ``name`` is not a string.
     UnknownModelError
         ``name`` is not an ssm-simulators model; the message lists close matches.
     UnsupportedModelError
-        The model cannot be trained as a single-trial NRE (deadline models whose
-        omissions are coded rt = -999, or models whose box depends on other
-        parameters in a way we cannot express as HSSM bounds).
+        The model cannot be trained as a single-trial NRE: deadline models (omissions coded
+        rt = -999), choice-only models, models whose drifts must sum to 1
+        (``*_vs_constraint``), models whose box depends on other parameters in a way we cannot
+        express as HSSM bounds, or whose rt support is shifted by something that is not one of
+        their parameters.
+
+    Examples
+    --------
+    >>> import hssm_nre
+    >>> spec = hssm_nre.model_spec("ddm")
+    >>> spec.params
+    ('v', 'a', 'z', 't')
+    >>> spec.bounds["a"]
+    (0.3, 2.5)
     """
     if not isinstance(name, str):
         raise TypeError(f"model must be a model name string, got {type(name).__name__}.")
@@ -482,7 +603,41 @@ class TrainSettings:
     """How a network is trained. Every field is part of the cache key.
 
     The defaults are the budget of the shipped DDM network: about 13 minutes on
-    two CPU cores (2M simulations, 12k steps of batch 1,024).
+    two CPU cores (2M simulations, 12k steps of batch 1,024). ``hssm-nre train`` sets the
+    fields with its options (``TRAIN_FLAGS``).
+
+    Attributes
+    ----------
+    n_simulations
+        Simulated trials (one per parameter draw); at least ``2 * batch_size``.
+    steps
+        Training steps.
+    batch_size
+        Batch size; larger than ``K``.
+    K
+        Contrastive candidates per trial (taken from the batch).
+    gamma
+        NRE-C's odds of a dependent pair; positive.
+    learning_rate
+        The initial learning rate of Adam's cosine decay schedule; positive.
+    widths
+        Hidden widths of the ratio network's MLP, F(theta, x).
+    evidence_widths
+        Hidden widths of the network's x-only MLP, G(x), the logit's data-only term
+        (:mod:`hssm_nre.architecture`).
+    seed
+        Random seed of the simulations, the weights' initialisation and the training.
+    extra
+        Rarely used options, part of the key like every field. ``stop_after_steps``: stop after
+        that many steps of the planned cosine schedule (set by :func:`hssm_nre.train` when a time
+        limit cut training short, so the entry says what it holds). ``pad``: draw training
+        parameters from the box widened by this fraction (in (0, 0.5]) of each range on both
+        sides (``padded_box``), so the network has support at HSSM's bounds, not only inside.
+
+    Raises
+    ------
+    ValueError
+        A field is out of range (the message names it).
     """
 
     n_simulations: int = 2_000_000
@@ -530,6 +685,7 @@ class TrainSettings:
             raise ValueError(f"stop_after_steps must be a positive integer, got {stop!r}.")
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data (JSON-serialisable; what the cache keys on and stores)."""
         d = dataclasses.asdict(self)
         d["widths"] = list(self.widths)
         d["evidence_widths"] = list(self.evidence_widths)
@@ -537,6 +693,18 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainSettings:
+        """The inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d
+            A dict as :meth:`to_dict` writes it.
+
+        Returns
+        -------
+        TrainSettings
+            The settings.
+        """
         d = dict(d)
         d["widths"] = tuple(d["widths"])
         d["evidence_widths"] = tuple(d["evidence_widths"])

@@ -63,7 +63,26 @@ LIKELIHOOD_KINDS = ("normalised", "exact", "ratio")
 
 
 def validate_fixed_params(spec: ModelSpec, kwargs: dict[str, Any], include) -> None:
-    """Fixed numeric parameter values must lie inside the training box."""
+    """Check that fixed numeric parameter values lie inside the network's training box.
+
+    A parameter is fixed when it is given as a number, as a parameter argument (``v=0.5``) or as
+    the ``prior`` of an ``include`` entry (``{"name": "v", "prior": 0.5}``). Names that are not
+    the model's parameters are ignored.
+
+    Parameters
+    ----------
+    spec
+        The model (its ``bounds`` are the training box).
+    kwargs
+        ``hssm.HSSM``'s parameter arguments, keyed by parameter name.
+    include
+        HSSM's ``include`` list, or None.
+
+    Raises
+    ------
+    ParameterOutOfBoundsError
+        A fixed value lies outside the training box; the message names the box.
+    """
     fixed: dict[str, float] = {}
     for p in spec.params:
         if isinstance(kwargs.get(p), (int, float, np.number)):
@@ -118,10 +137,35 @@ def _mass_outside(name: str, args: dict, lo: float, hi: float) -> float | None:
 
 
 def warn_priors_outside_box(spec: ModelSpec, kwargs: dict[str, Any], include) -> list[str]:
-    """Warn (:class:`PriorOutsideBoxWarning`) for each parameter whose prior puts more than
-    ``PRIOR_MASS_TOL`` of its mass outside the network's training box, naming the box: HSSM
-    cuts such priors back to the box, so the prior in effect is not the one written. Priors
-    on regression coefficients are not checked. Returns the parameters warned about."""
+    """Warn for each parameter whose prior puts mass outside the network's training box.
+
+    HSSM cuts such priors back to the box, so the prior in effect is not the one written. A
+    prior is checked when it puts more than ``PRIOR_MASS_TOL`` of its mass outside the box, and
+    when it is given as a parameter argument (a prior dict or an hssm/bambi ``Prior``, or
+    ``{"prior": ...}`` without a ``formula``) or as the ``prior`` of an ``include`` entry without a
+    ``formula``. Priors on regression coefficients are not checked, nor priors whose mass outside
+    the box cannot be computed (hierarchical or array-valued arguments, a distribution without a
+    CDF in PyMC).
+
+    Parameters
+    ----------
+    spec
+        The model (its ``bounds`` are the training box).
+    kwargs
+        ``hssm.HSSM``'s parameter arguments, keyed by parameter name.
+    include
+        HSSM's ``include`` list, or None.
+
+    Returns
+    -------
+    list of str
+        The parameters warned about.
+
+    Warns
+    -----
+    PriorOutsideBoxWarning
+        For each such parameter, naming the prior, the share of its mass outside and the box.
+    """
     priors: dict[str, Any] = {}
     for p in spec.params:
         v = kwargs.get(p)
@@ -176,11 +220,55 @@ def resolve_network(
     settings: TrainSettings | dict | None = None,
     sha256: str | None = None,
 ) -> NetworkEntry:
-    """Find the network for ``spec``: explicit folder, cache, shipped, or train.
+    """Find the network for ``spec``: an explicit folder, the cache or shipped one, or train one.
 
-    ``sha256`` (recorded by a model when it was built) demands that very network: it is
-    looked up among the shipped network and the cache entries, and a clear
-    :class:`NetworkNotFoundError` says so when it is gone."""
+    Without ``weights`` the network is the one :func:`hssm_nre.cache.find_network` picks (a
+    pinned cache entry, a validated cache entry, the shipped network, the newest usable cache
+    entry); when there is none and ``train_if_missing`` is set, one is trained with
+    :func:`hssm_nre.training.train` and cached. The entry's ``metadata["source"]`` and ``reason``
+    say where it came from.
+
+    Parameters
+    ----------
+    spec
+        The model.
+    weights
+        A network folder (``weights.npz`` + ``metadata.json``) to use instead.
+    train_if_missing
+        Train a network when none exists (never when ``sha256`` is given).
+    settings
+        The training budget for ``train_if_missing``: :class:`~hssm_nre.config.TrainSettings`, or
+        a dict of its fields that may add ``"normaliser"`` (``None`` or ``False``: no normaliser;
+        a dict of :class:`~hssm_nre.normalisation.NormaliserSettings` fields; or an instance).
+        Default: the default budget, with the default normaliser.
+    sha256
+        Demand that very network (recorded by a model when it was built): it is looked up among
+        the shipped network and the cache entries (or checked against ``weights``), including
+        checksums it had before :func:`hssm_nre.cache.upgrade_entry` converted it.
+
+    Returns
+    -------
+    NetworkEntry
+        The loaded network.
+
+    Raises
+    ------
+    NetworkNotFoundError
+        ``weights`` does not exist; no network exists for the model (and none is trained); or
+        the network of checksum ``sha256`` is gone.
+    WrongModelError
+        ``weights`` holds a network for another model.
+    CacheCorruptedError, CacheMismatchError
+        The network folder is damaged, or was written for another weight format or model spec
+        (:func:`hssm_nre.cache.load_entry`).
+    CacheWriteError
+        ``train_if_missing`` and the cache cannot be written (checked before training).
+
+    Warns
+    -----
+    CacheEntryWarning
+        Cache entries that could not be used (:func:`hssm_nre.cache.find_network`).
+    """
     if weights is not None:
         if not Path(weights).exists():
             raise NetworkNotFoundError(
@@ -236,8 +324,23 @@ def resolve_network(
 
 @dataclass
 class NRESetup:
-    """What :func:`build` decided: the keyword arguments for ``hssm.HSSM``, the network, the
-    likelihood kind used and the training box."""
+    """What :func:`build` decided for an NRE request.
+
+    Attributes
+    ----------
+    spec
+        The network's model spec (its own feature set drives the forward pass).
+    entry
+        The network used (:class:`~hssm_nre.cache.NetworkEntry`).
+    kind
+        The likelihood kind used: ``"normalised"``, ``"exact"`` or ``"ratio"``.
+    kwargs
+        The keyword arguments for ``hssm.HSSM`` (what :func:`hssm_kwargs` returns).
+    bounds
+        The training box, narrowed where ``bounds`` asked for it.
+    op
+        The fused PyTensor likelihood Op, also ``kwargs["loglik"]``.
+    """
 
     spec: ModelSpec
     entry: NetworkEntry
@@ -248,16 +351,58 @@ class NRESetup:
 
 
 def hssm_kwargs(model: str = "ddm", **options) -> dict[str, Any]:
-    """Keyword arguments that make ``hssm.HSSM`` fit ``model`` with its NRE likelihood, through
-    HSSM's public API only (no patch of HSSM)::
+    """Keyword arguments that make ``hssm.HSSM`` fit ``model`` with its NRE likelihood.
 
-        m = hssm.HSSM(data, **hssm_nre.hssm_kwargs("ddm", data=data, include=[...]))
+    This goes through HSSM's public API only (no patch of HSSM) and gives the same model as
+    ``loglik_kind="nre"``. Pass every parameter specification here (``include``, ``v=...``,
+    ``global_formula``, ``link_settings``): which parameters are regressions decides their bounds
+    and whether the exact likelihood applies. Everything that is not an option of :func:`build`
+    is passed on to HSSM.
 
-    Pass every parameter specification here (``include``, ``v=...``, ``global_formula``,
-    ``link_settings``): which parameters are regressions decides their bounds and whether the
-    exact likelihood applies. Options as :func:`build`; everything else is passed on to HSSM.
-    The result has ``model``, ``loglik_kind``, ``loglik``, ``model_config``, ``choices`` and the
-    parameter arguments (``include`` with the intercept priors added).
+    Parameters
+    ----------
+    model
+        An ssm-simulators model name.
+    **options
+        The options of :func:`build` (``data``, ``include``, ``weights``, ``likelihood``,
+        ``train``, ``settings``, ``sha256``, ``allow_unseen_rt``, ``response``, ``bounds``,
+        ``default_priors``, ``rv``) and other ``hssm.HSSM`` arguments.
+
+    Returns
+    -------
+    dict
+        ``model``, ``loglik_kind`` (``"approx_differentiable"``), ``loglik`` (a PyTensor Op),
+        ``model_config``, ``choices`` and the parameter arguments (``include`` with the intercept
+        priors added); pass them to ``hssm.HSSM`` with the data.
+
+    Raises
+    ------
+    ValueError
+        An invalid option (see :func:`build`).
+    UnknownModelError, UnsupportedModelError
+        ``model`` cannot be fitted with an NRE.
+    InvalidDataError
+        ``data`` cannot be fitted, or ``choices`` differ from the simulator's.
+    ParameterOutOfBoundsError
+        A fixed value, or ``bounds``, reach outside the training box.
+    NetworkNotFoundError, WrongModelError, CacheCorruptedError, CacheMismatchError
+        No usable network (see :func:`build`).
+    CacheWriteError
+        ``train=True`` and the cache cannot be written.
+
+    Warns
+    -----
+    PriorOutsideBoxWarning, UnseenDataWarning, UnvalidatedNetworkWarning, ValidationWarning
+        As :func:`build`.
+    LikelihoodWarning, CacheEntryWarning
+        As :func:`build`.
+
+    Examples
+    --------
+    >>> import hssm, hssm_nre
+    >>> include = [{"name": "v", "formula": "v ~ 1 + x"}]
+    >>> kwargs = hssm_nre.hssm_kwargs("ddm", data=df, include=include)  # doctest: +SKIP
+    >>> model = hssm.HSSM(data=df, **kwargs)  # doctest: +SKIP
     """
     return build(model, **options).kwargs
 
@@ -279,7 +424,13 @@ def build(
     rv=None,
     **hssm_args,
 ) -> NRESetup:
-    """Validate an NRE request for HSSM and build its keyword arguments (:class:`NRESetup`).
+    """Validate an NRE request for HSSM and build its keyword arguments.
+
+    Everything cheap is checked before any expensive work (loading or training a network). The
+    likelihood is one fused PyTensor Op (value and per-trial partials from one JAX call), which
+    HSSM's ``approx_differentiable`` path takes as it is. ``model_config`` gets the training box
+    as ``bounds`` (``(-inf, inf)`` for regression parameters, unless
+    ``link_settings="log_logit"``) and uniform default priors over the box.
 
     Parameters
     ----------
@@ -294,7 +445,8 @@ def build(
         A network folder instead of the one :func:`hssm_nre.cache.find_network` picks.
     likelihood
         ``"normalised"``, ``"exact"`` or ``"ratio"`` (default: the network's record's, else
-        ``"normalised"``).
+        ``"normalised"``). A default ``"exact"`` falls back to ``"normalised"`` (with a
+        :class:`~hssm_nre.errors.LikelihoodWarning`) when parameters vary by trial.
     train, settings
         Train a network when none exists (``settings``: its budget; a dict may add
         ``"normaliser": False`` or NormaliserSettings fields).
@@ -307,6 +459,56 @@ def build(
     **hssm_args
         Other ``hssm.HSSM`` arguments (parameter specifications such as ``v=...``,
         ``p_outlier``, ``global_formula``, ``link_settings``, ...), passed on.
+
+    Returns
+    -------
+    NRESetup
+        The keyword arguments for ``hssm.HSSM`` (``.kwargs``), the network, the likelihood kind
+        and the training box.
+
+    Raises
+    ------
+    ValueError
+        ``likelihood`` is not one of ``LIKELIHOOD_KINDS``; a ``loglik`` is passed;
+        ``missing_data`` or ``deadline`` is set (the NRE has no missing-data networks); or
+        ``likelihood="exact"`` with parameters that vary by trial (a regression, a hierarchical
+        term or a fixed vector).
+    UnknownModelError, UnsupportedModelError
+        ``model`` is not an ssm-simulators model, or cannot be fitted with an NRE
+        (:func:`hssm_nre.config.model_spec`).
+    InvalidDataError
+        ``data`` cannot be fitted (:func:`hssm_nre.data.validate_data`), or ``choices`` differ
+        from the simulator's.
+    ParameterOutOfBoundsError
+        A fixed parameter value lies outside the training box, or ``bounds`` would widen it.
+    NetworkNotFoundError
+        No network exists for the model (and ``train`` is off), ``weights`` does not exist, the
+        network of ``sha256`` is gone, or the network has no evidence term for a ``"normalised"``
+        or ``"exact"`` likelihood.
+    WrongModelError
+        ``weights`` holds a network for another model.
+    CacheMismatchError
+        The network was trained for another model spec or weight format.
+    CacheCorruptedError
+        The network folder is damaged, or its recorded default likelihood is unknown.
+    CacheWriteError
+        ``train=True`` and the cache cannot be written (checked before training).
+
+    Warns
+    -----
+    PriorOutsideBoxWarning
+        A prior puts mass outside the training box (:func:`warn_priors_outside_box`).
+    UnseenDataWarning
+        ``allow_unseen_rt=True`` and some trials are slower than the network's training data.
+    UnvalidatedNetworkWarning
+        The network has never been validated.
+    ValidationWarning
+        The network failed its validation.
+    LikelihoodWarning
+        ``"ratio"`` with a lapse (``p_outlier`` not 0), or the network's default ``"exact"``
+        likelihood falls back to ``"normalised"``.
+    CacheEntryWarning
+        Cache entries that could not be used (:func:`hssm_nre.cache.find_network`).
     """
     from ._pytensor_op import make_logp_op
     from .architecture import network_weights, normaliser_weights

@@ -37,8 +37,12 @@ _RAISE, _POLLING, _CRITICAL = "raise", "polling", "critical"
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Long work stopped by Ctrl-C (SIGINT) or SIGTERM; ``str()`` says what stopped and what
-    was kept. A ``KeyboardInterrupt``, so ``except KeyboardInterrupt`` catches it."""
+    """Long work stopped by Ctrl-C (SIGINT) or SIGTERM.
+
+    ``str()`` says what stopped and what was kept. A ``KeyboardInterrupt``, so
+    ``except KeyboardInterrupt`` catches it; raised by :func:`hssm_nre.train` and
+    :func:`hssm_nre.validation.validate` (via :class:`Interruptible`).
+    """
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "interrupted"
@@ -46,6 +50,12 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 class Interruptible:
     """Context manager: SIGINT/SIGTERM stop the block with :class:`TrainingInterrupted`.
+
+    While the block runs, its own handler for SIGINT and SIGTERM records the signal; what else
+    happens depends on the region the main thread is in (see :mod:`hssm_nre.interrupt`):
+    :meth:`polling` regions stop at their next step, :meth:`critical` ones finish whole, and
+    elsewhere the first signal raises at once. Handlers can only be installed from the main
+    thread; elsewhere the block changes nothing.
 
     Parameters
     ----------
@@ -56,11 +66,20 @@ class Interruptible:
 
     Attributes
     ----------
+    what
+        As given.
+    kept
+        As given; may be updated as work moves on (e.g. once a cache entry is published).
     phase
         Set by the caller as work moves on (``"simulating"``, ``"training"``, ...); named in
         the message.
     signum
         The first signal received, or ``None``.
+
+    Raises
+    ------
+    TrainingInterrupted
+        On leaving the block after a signal (or with a ``KeyboardInterrupt`` raised inside it).
     """
 
     def __init__(self, what: str, kept: str = "nothing was cached"):
@@ -109,7 +128,13 @@ class Interruptible:
         return False
 
     def check(self) -> None:
-        """Raise :class:`TrainingInterrupted` if a signal arrived (one swallowed by a library)."""
+        """Raise if a signal arrived (one that a library swallowed, say).
+
+        Raises
+        ------
+        TrainingInterrupted
+            A signal was recorded.
+        """
         if self.requested:
             raise self.error()
 
@@ -122,16 +147,39 @@ class Interruptible:
             self._mode.pop()
 
     def polling(self):
-        """A region whose loop stops between steps (:func:`requested`, :func:`poll`): the
-        first signal is recorded, a second raises at once."""
+        """A region whose loop stops between steps.
+
+        Its loop asks :func:`requested` or calls :func:`poll` between steps: the first signal is
+        only recorded, a second raises at once (a way out of a long compilation before the first
+        step).
+
+        Returns
+        -------
+        contextlib.AbstractContextManager
+            The region, for a ``with`` statement.
+        """
         return self._region(_POLLING)
 
     def critical(self):
-        """A short region that must finish whole (publishing a cache entry): signals are
-        recorded; :meth:`check` or leaving the block acts on them afterwards."""
+        """A short region that must finish whole (publishing a cache entry).
+
+        Signals are only recorded; :meth:`check` or leaving the block acts on them afterwards.
+
+        Returns
+        -------
+        contextlib.AbstractContextManager
+            The region, for a ``with`` statement.
+        """
         return self._region(_CRITICAL)
 
     def error(self) -> TrainingInterrupted:
+        """The :class:`TrainingInterrupted` for the signal received (Ctrl-C when none was).
+
+        Returns
+        -------
+        TrainingInterrupted
+            Its message names the signal, the phase, what was stopped and what was kept.
+        """
         signum = signal.SIGINT if self.signum is None else self.signum
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         during = f" while {self.phase}" if self.phase else ""

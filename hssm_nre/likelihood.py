@@ -238,6 +238,8 @@ KINDS = ("normalised", "exact", "ratio")
 class NRELikelihood:
     """A network's single-trial log-likelihood as pure JAX, for any sampler or model.
 
+    Made by :func:`loglik`. Calling the object is calling :attr:`logp`.
+
     Attributes
     ----------
     spec
@@ -252,8 +254,12 @@ class NRELikelihood:
         (``SOFT_WALL``); rt at or below the support edge: a finite value falling with t. With
         ``kind="exact"`` log Z is integrated for every row of theta (about 400 network
         evaluations each): sum trials of one parameter vector with :meth:`logp_sum`.
-    path, sha256, metadata
-        Which network this is.
+    path
+        The network's folder.
+    sha256
+        The checksum of its weights: which network this is.
+    metadata
+        The network's metadata (``metadata.json``).
     """
 
     spec: ModelSpec
@@ -266,22 +272,39 @@ class NRELikelihood:
 
     @property
     def params(self) -> tuple[str, ...]:
+        """The parameter names, in the order of theta's last axis (``spec.params``)."""
         return self.spec.params
 
     @property
     def bounds(self) -> dict[str, tuple[float, float]]:
+        """The training box, ``{param: (lower, upper)}`` (``spec.bounds``)."""
         return self.spec.bounds
 
     @property
     def choices(self) -> tuple[int, ...]:
+        """The response codes the model produces (``spec.choices``)."""
         return self.spec.choices
 
     def __call__(self, theta, rt, response):
         return self.logp(theta, rt, response)
 
     def logp_sum(self, theta, rt, response):
-        """The total log-likelihood of trials ``rt``, ``response`` (n,) at one parameter
-        vector ``theta`` (n_params,); for ``"exact"``, log Z is integrated once."""
+        """The total log-likelihood of trials at one parameter vector.
+
+        For ``kind="exact"``, log Z is integrated once (at ``theta``), not once per trial.
+
+        Parameters
+        ----------
+        theta
+            One parameter vector, shape ``(n_params,)``, in :attr:`params` order.
+        rt, response
+            The trials' response times (seconds) and responses, shape ``(n,)``.
+
+        Returns
+        -------
+        jax.Array
+            The sum of the trials' log-likelihoods (a scalar); differentiable in ``theta``.
+        """
         import jax.numpy as jnp
 
         if self._make_partials is None:
@@ -292,8 +315,26 @@ class NRELikelihood:
         return jnp.sum(value)
 
     def value_and_partials_fn(self, ndims: tuple[int, ...]) -> Callable:
-        """``f(data (n, 2), *params) -> (logp (n,), partials (n_params, n))`` for parameters
-        of ranks ``ndims`` (0: one value for all trials, 1: one per trial)."""
+        """Every trial's log-likelihood and its derivatives, from one forward and backward pass.
+
+        Parameters
+        ----------
+        ndims
+            One rank per parameter, in :attr:`params` order: 0 for one value for all trials, 1 for
+            a vector of one value per trial (or of length 1).
+
+        Returns
+        -------
+        Callable
+            ``f(data, *params) -> (logp, partials)``: ``data`` ``(n, 2)`` of [rt, response],
+            ``logp`` ``(n,)`` and ``partials`` ``(n_params, n)``.
+
+        Raises
+        ------
+        ValueError
+            ``kind="exact"`` and some parameter has rank 1 (log Z is integrated once, for one
+            parameter vector).
+        """
         if self._make_partials is not None:
             if any(ndims):
                 raise ValueError(
@@ -311,18 +352,43 @@ def loglik(
     weights: str | os.PathLike | None = None,
     kind: str | None = None,
 ) -> NRELikelihood:
-    """The NRE log-likelihood of ``model``'s network, as pure JAX (:class:`NRELikelihood`).
+    """The NRE log-likelihood of ``model``'s network, as pure JAX.
 
     Parameters
     ----------
     model
         An ssm-simulators model name; its network is the one ``hssm.HSSM(model=...,
-        loglik_kind="nre")`` would use (:func:`hssm_nre.cache.find_network`).
+        loglik_kind="nre")`` would use (:func:`hssm_nre.cache.find_network`). With ``weights``,
+        the model the folder's network is for (``None``: whatever it is).
     weights
         A network folder instead (``weights.npz`` + ``metadata.json``).
     kind
         ``"normalised"`` (default, unless the network's record names another), ``"exact"``
         or ``"ratio"``.
+
+    Returns
+    -------
+    NRELikelihood
+        The log-likelihood, its model and its network.
+
+    Raises
+    ------
+    UnknownModelError, UnsupportedModelError
+        Without ``weights``: ``model`` cannot be fitted with an NRE.
+    NetworkNotFoundError
+        ``weights`` does not exist, no network exists for ``model``, or the network has no
+        evidence term for a ``"normalised"`` or ``"exact"`` likelihood.
+    WrongModelError
+        ``weights`` holds a network for another model than ``model``.
+    CacheCorruptedError, CacheMismatchError
+        The network folder is damaged, or was written for another weight format or model spec.
+    ValueError
+        ``kind`` is not one of :data:`KINDS`.
+
+    Warns
+    -----
+    CacheEntryWarning
+        Cache entries that could not be used (:func:`hssm_nre.cache.find_network`).
 
     Examples
     --------

@@ -26,14 +26,39 @@ import numpy as np
 
 from ._pytensor_op import make_logp_op
 from .data import rt_limit, validate_data
+from .errors import LikelihoodWarning, warn
 from .likelihood import NRELikelihood, loglik
 
 __all__ = ["NRE", "observed_array"]
 
 
 def observed_array(observed, lik: NRELikelihood, *, allow_unseen_rt: bool = False) -> np.ndarray:
-    """The ``(n, 2)`` float64 array [rt, response] of ``observed`` (an array or a data frame
-    with ``rt`` and ``response``), after the data checks (:func:`hssm_nre.data.validate_data`)."""
+    """The observed data as the ``(n, 2)`` float64 array [rt, response], after the data checks.
+
+    Parameters
+    ----------
+    observed : array_like or pandas.DataFrame
+        An ``(n, 2)`` array of [rt, response], or a data frame with ``rt`` and ``response``
+        columns.
+    lik
+        The likelihood the data are for (its model and its network's training range).
+    allow_unseen_rt
+        Accept trials slower than anything the network was trained on.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, 2)``: rt and response.
+
+    Raises
+    ------
+    ValueError
+        ``observed`` is an array of another shape than ``(n, 2)``.
+    InvalidDataError
+        The data cannot be fitted (:func:`hssm_nre.data.validate_data`): non-numeric columns,
+        rt <= 0 or NaN, responses that are not the model's choices, or (unless
+        ``allow_unseen_rt``) rt beyond the network's training data.
+    """
     import pandas as pd
 
     if isinstance(observed, pd.DataFrame):
@@ -60,29 +85,70 @@ def NRE(
 ):
     """An observed PyMC variable whose log-likelihood is ``model``'s network.
 
+    Call it inside a ``pm.Model`` context, as any PyMC distribution. Parameters are scalars or
+    one value per trial (a trial-wise regression is ``v=b0 + b1 * x``). The data are checked as
+    ``hssm.HSSM(..., loglik_kind="nre")`` checks them. The log-likelihood is one fused PyTensor
+    Op: PyMC's NUTS evaluates the network once per gradient; JAX samplers
+    (``nuts_sampler="numpyro"``, ``"blackjax"``) trace the same JAX function. Posterior
+    predictive draws come from the model's ssm-simulators simulator.
+
     Parameters
     ----------
     name
         The variable's name in the model.
     model
-        The ssm-simulators model (its network as :func:`hssm_nre.loglik` finds it), or any
-        model name with ``weights``.
-    observed
+        The ssm-simulators model (its network as :func:`hssm_nre.loglik` finds it); with
+        ``weights``, the model that folder's network is for.
+    observed : array_like or pandas.DataFrame
         ``(n, 2)`` array of [rt, response] or a data frame with those columns.
     weights, kind
-        As :func:`hssm_nre.loglik`: another network folder; ``"normalised"`` (default),
-        ``"exact"`` (scalar parameters only) or ``"ratio"``.
+        As :func:`hssm_nre.loglik`: another network folder; ``"normalised"`` (default, unless
+        the network's record names another), ``"exact"`` (scalar parameters only) or ``"ratio"``.
     allow_unseen_rt
-        Score trials slower than the simulator's ``max_t`` (default: ``InvalidDataError``).
+        Score trials slower than anything the network was trained on (default:
+        ``InvalidDataError``).
     **params
         One PyMC variable (or number, or per-trial vector) for each of the model's parameters,
         named as in ``hssm_nre.loglik(model).params``.
 
     Returns
     -------
-    The observed random variable (``pm.CustomDist``).
+    pytensor.tensor.TensorVariable
+        The observed random variable (a ``pm.CustomDist``).
+
+    Raises
+    ------
+    TypeError
+        ``params`` misses one of the model's parameters or names an unknown one.
+    InvalidDataError
+        ``observed`` cannot be fitted (see :func:`observed_array`).
+    ValueError
+        ``observed`` is an array of another shape than ``(n, 2)``, ``kind`` is unknown, or
+        ``kind="exact"`` with parameters that vary by trial.
+
+    Warns
+    -----
+    LikelihoodWarning
+        The network's record names the ``"exact"`` likelihood (e.g. lca_3) but parameters vary by
+        trial: the ``"normalised"`` one is used.
+    UnknownModelError, UnsupportedModelError, NetworkNotFoundError, WrongModelError
+        As :func:`hssm_nre.loglik`.
+
+    Examples
+    --------
+    Sampling is slow (a minute or more):
+
+    >>> import pymc as pm, hssm_nre
+    >>> with pm.Model():  # doctest: +SKIP
+    ...     v = pm.Normal("v", 0, 1)
+    ...     a = pm.Uniform("a", 0.5, 2.0)
+    ...     z = pm.Uniform("z", 0.3, 0.7)
+    ...     t = pm.Uniform("t", 0.1, 0.5)
+    ...     hssm_nre.pymc.NRE("obs", "ddm", v=v, a=a, z=z, t=t, observed=df[["rt", "response"]])
+    ...     idata = pm.sample(nuts_sampler="numpyro")  # or "pymc", "blackjax", "nutpie"
     """
     import pymc as pm
+    import pytensor.tensor as pt
 
     lik = loglik(model, weights=weights, kind=kind)
     missing = [p for p in lik.params if p not in params]
@@ -95,6 +161,20 @@ def NRE(
             + (f"unknown {extra}" if extra else "")
             + "."
         )
+    varying = [p for p in lik.params if pt.as_tensor_variable(params[p]).ndim > 0]
+    if lik.kind == "exact" and varying:
+        # "exact" integrates over x at one parameter vector: per-trial parameters need another kind
+        if kind == "exact":
+            raise ValueError(
+                f"kind='exact' needs parameters constant across trials; {varying} vary by trial. "
+                "Use kind='normalised'."
+            )
+        warn(LikelihoodWarning(
+            f"The {lik.spec.name!r} network is validated with the 'exact' likelihood, which needs parameters "
+            f"constant across trials; {varying} vary by trial, so the 'normalised' likelihood is used "
+            "(pass kind='normalised' to silence this)."
+        ))
+        lik = loglik(model, weights=weights, kind="normalised")
     data = observed_array(observed, lik, allow_unseen_rt=allow_unseen_rt)
     op = make_logp_op(lik.value_and_partials_fn, lik.spec.n_params, name=f"nre_{lik.spec.name}")
     dist_params = [params[p] for p in lik.params]

@@ -56,7 +56,28 @@ NRE_KWARGS = (
 
 @dataclass(frozen=True)
 class NREInfo:
-    """What an NRE-backed HSSM model runs on (``model.nre``)."""
+    """What an NRE-backed HSSM model runs on (``model.nre``).
+
+    Set on every model built with ``loglik_kind="nre"``.
+
+    Attributes
+    ----------
+    spec
+        The network's model spec.
+    path
+        The network's folder.
+    source
+        Where the network came from: ``"shipped"``, ``"cache"``, ``"trained"`` or ``"path"``.
+    likelihood
+        The likelihood kind used: ``"normalised"``, ``"exact"`` or ``"ratio"``.
+    metadata
+        The network's metadata.
+    sha256
+        The weights' checksum: which network this is, wherever it lies (a saved model reloads
+        this very network).
+    reason
+        Why this network was chosen.
+    """
 
     spec: ModelSpec
     path: Path
@@ -179,8 +200,13 @@ def _ensure_positive_ndt_at_support(original):
 
 
 def hssm_problems() -> list[str]:
-    """The HSSM internals ``loglik_kind="nre"`` relies on that the installed hssm lacks (empty
-    when all are there)."""
+    """The HSSM internals ``loglik_kind="nre"`` relies on that the installed hssm lacks.
+
+    Returns
+    -------
+    list of str
+        One description per missing piece; empty when all are there.
+    """
     import hssm
 
     problems = []
@@ -205,9 +231,43 @@ def hssm_problems() -> list[str]:
 def install() -> None:
     """Teach ``hssm.HSSM`` the ``loglik_kind="nre"`` option (idempotent).
 
-    Checks the HSSM internals it needs (:func:`hssm_problems`): a missing one is reported now
-    as a ``RuntimeWarning`` naming the hssm version and the piece, and ``loglik_kind="nre"``
-    then raises :class:`~hssm_nre.errors.HSSMCompatibilityError` (``hssm_kwargs`` still works)."""
+    Called by ``import hssm_nre``. It wraps ``hssm.HSSM.__init__`` (and HSSM's
+    ``ensure_positive_ndt``, see :mod:`hssm_nre.register`): with ``loglik_kind="nre"`` the
+    arguments go through :func:`hssm_nre.hssm.build`, every other call is passed on unchanged.
+    ``loglik_kind="nre"`` adds these keyword arguments to ``hssm.HSSM`` (``NRE_KWARGS``), each
+    an option of :func:`hssm_nre.hssm.build`:
+
+    * ``nre_weights``: a network folder instead of the cached or shipped one (``weights``);
+    * ``nre_train``: train a network when none exists (``train``);
+    * ``nre_settings``: the budget of that training (``settings``);
+    * ``nre_likelihood``: ``"normalised"``, ``"exact"`` or ``"ratio"`` (``likelihood``);
+    * ``nre_allow_unseen_rt``: score trials slower than any the network was trained on
+      (``allow_unseen_rt``);
+    * ``nre_sha256``: demand the network with these weights (``sha256``; recorded in the
+      model's init arguments, so a saved model reloads its own network).
+
+    The model gets an :class:`NREInfo` as ``model.nre``, and HSSM's log names the network used
+    and why.
+
+    Raises
+    ------
+    ImportError
+        hssm is not installed (``import hssm_nre`` turns this into an ``ImportWarning``).
+
+    Warns
+    -----
+    RuntimeWarning
+        The installed hssm is not a version this hssm_nre was written for (>= 0.5.0, < 0.6), or
+        lacks an internal it needs (:func:`hssm_problems`), naming the version and the piece;
+        ``loglik_kind="nre"`` then raises :class:`~hssm_nre.errors.HSSMCompatibilityError`
+        (:func:`hssm_nre.hssm_kwargs` still works).
+
+    Examples
+    --------
+    >>> import hssm, hssm_nre  # hssm_nre.install() has run
+    >>> model = hssm.HSSM(data=df, model="ddm", loglik_kind="nre")  # doctest: +SKIP
+    >>> model.nre.source, model.nre.reason  # doctest: +SKIP
+    """
     import hssm
     from packaging.version import Version
 

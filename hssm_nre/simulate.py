@@ -73,9 +73,23 @@ def default_workers() -> int:
 
 
 def sample_parameters(spec: ModelSpec, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``n`` parameter vectors from the training box, constraints applied.
+    """Draw parameter vectors uniformly from the training box, constraints applied.
 
-    Returns an array of shape ``(n, n_params)`` in ``spec.params`` order.
+    The constraints are the model's ssm-simulators sampling constraints (e.g. lba's b > A).
+
+    Parameters
+    ----------
+    spec
+        The model (its ``bounds`` are the box).
+    n
+        The number of vectors.
+    rng
+        The random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, n_params)``, float64, in ``spec.params`` order.
     """
     from ssms.dataset_generators.parameter_samplers.uniform_sampler import (
         UniformParameterSampler,
@@ -300,14 +314,51 @@ def simulate_dataset(
     theta: dict[str, float] | None = None,
     seed: int = 0,
 ):
-    """Simulate ``n_trials`` trials from ``model`` at ``theta`` as an HSSM data frame.
+    """Simulate ``n_trials`` trials from ``model`` at one parameter vector, as an HSSM data frame.
 
     Boundary-corrected models (the DDM) are simulated with the same
     discrete-monitoring correction as the training data, so the data come from
     the continuous-time model (see :mod:`hssm_nre.simulate`). Trials that have
     not ended by max_t = 20 s (ssm-simulators returns them with rt ~ 20 s + t
     and a made-up response) are left out and replaced by fresh ones, as in the
-    training data: the network models the trials an experiment records.
+    training data: the network models the trials an experiment records. After 10 rounds of
+    replacement the trials so far are returned, with a warning.
+
+    Parameters
+    ----------
+    model
+        An ssm-simulators model name.
+    n_trials
+        The number of trials.
+    theta
+        Parameter values by name; parameters not given take the model's ssm-simulators
+        ``default_params``.
+    seed
+        Seed of the simulation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rt`` (seconds) and ``response``.
+
+    Raises
+    ------
+    ValueError
+        ``theta`` names an unknown parameter, or a value outside the training box.
+    UnknownModelError, UnsupportedModelError
+        ``model`` cannot be fitted with an NRE (:func:`hssm_nre.config.model_spec`).
+
+    Warns
+    -----
+    NREWarning
+        Fewer than ``n_trials`` trials ended before ``max_t`` (then fewer are returned).
+
+    Examples
+    --------
+    >>> from hssm_nre.simulate import simulate_dataset
+    >>> df = simulate_dataset("ddm", 500, theta={"v": 0.5, "a": 1.2, "z": 0.5, "t": 0.3}, seed=1)
+    >>> list(df.columns), len(df)
+    (['rt', 'response'], 500)
     """
     import pandas as pd
     import ssms
@@ -359,11 +410,31 @@ _TOP_UP_ROUNDS = 10
 
 
 def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
-    """One trial per row of ``theta`` (n, n_params), e.g. trial-wise regressions.
+    """Simulate one trial per row of ``theta``, e.g. for trial-wise regressions.
 
-    Same boundary correction as :func:`simulate_dataset`; returns rt and response. Rows that
-    differ in a parameter ssm-simulators mishandles per row (``ModelSpec.per_call_params``, e.g.
-    levy's alpha) are simulated in separate calls, one per distinct value.
+    The same boundary correction as :func:`simulate_dataset`. Rows that differ in a parameter
+    ssm-simulators mishandles per row (``ModelSpec.per_call_params``, e.g. levy's alpha) are
+    simulated in separate calls, one per distinct value. Unlike :func:`simulate_dataset`,
+    timed-out trials are not replaced: they come back with rt ~ max_t + t and a made-up response.
+
+    Parameters
+    ----------
+    model
+        An ssm-simulators model name.
+    theta
+        Parameter vectors, shape ``(n, n_params)``, in the model's parameter order.
+    seed
+        Seed of the simulation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rt`` and ``response``, one row per row of ``theta``.
+
+    Raises
+    ------
+    UnknownModelError, UnsupportedModelError
+        ``model`` cannot be fitted with an NRE (:func:`hssm_nre.config.model_spec`).
     """
     import pandas as pd
 

@@ -19,7 +19,8 @@
 # `hssm_nre.pymc.NRE`: no training, no HSSM model, any PyMC sampler.
 #
 # Set `HSSM_NRE_NOTEBOOK_QUICK=1` to run it with few trials and draws (as
-# `tests/integration/test_notebooks.py` does).
+# `tests/integration/test_notebooks.py` does): it then only checks that the notebook runs, and
+# its figures and numbers are not meaningful.
 
 # %%
 import os

@@ -39,21 +39,38 @@ assert set(ANALYTIC) == set(REFERENCE_MODELS)
 
 
 def references() -> dict[str, str]:
-    """Every model with a reference likelihood, and what the reference is."""
+    """Every model with a reference likelihood, and what the reference is.
+
+    Returns
+    -------
+    dict of str to str
+        Model name to a description of its reference.
+    """
     return ANALYTIC | fp_models()
 
 
 @dataclass(frozen=True)
 class Reference:
-    """The reference log-likelihood of one model."""
+    """The reference log-likelihood of one model (made by :func:`reference`).
+
+    Attributes
+    ----------
+    model
+        The ssm-simulators model name.
+    description
+        What the reference is (e.g. "HSSM's analytic WFPT (Navarro & Fuss 2009)").
+    """
 
     model: str
     description: str
 
     @property
     def floor(self) -> float:
-        """Log-densities below this are outside the reference's accuracy (left out of per-trial
-        comparisons): HSSM's floor for the analytic ones, the grid's for Fokker-Planck solves."""
+        """Log-densities below this are outside the reference's accuracy.
+
+        They are left out of per-trial comparisons: HSSM's floor for the analytic references, the
+        grid's for Fokker-Planck solves.
+        """
         from ..reference import WFPT_FLOOR
         from .fokker_planck import DIFFUSION_MODELS, RACE_FLOOR, RESOLUTION_FLOOR
 
@@ -62,17 +79,36 @@ class Reference:
         return RESOLUTION_FLOOR if self.model in DIFFUSION_MODELS else RACE_FLOOR
 
     def logp(self, rt, response, theta, *, fine: bool = True) -> np.ndarray:
-        """Per-trial log-density; ``theta`` (..., P) in ssm-simulators order, rt and response
-        broadcast against ``theta.shape[:-1]`` (``fine=False``: a Fokker-Planck solve's
-        coarser grid)."""
+        """Per-trial log-density of the reference.
+
+        Parameters
+        ----------
+        rt, response
+            Response times (seconds) and responses, broadcast against ``theta.shape[:-1]``.
+        theta
+            Parameter vectors, shape ``(..., P)``, in ssm-simulators order.
+        fine
+            For a Fokker-Planck solve: its fine grid (``False``: the coarser one).
+
+        Returns
+        -------
+        numpy.ndarray
+            The log-densities, of the broadcast shape.
+        """
         theta = np.asarray(theta, np.float64)
         if self.model in ANALYTIC:
             return reference_logp(self.model, rt, response, *np.moveaxis(theta, -1, 0))
         return fp_logp(self.model, rt, response, theta, fine=fine)
 
     def require(self) -> None:
-        """Raise :class:`hssm_nre.errors.MissingExtraError` when the package the reference
-        solves with is not installed (PyDDM: ``pip install "hssm-nre[validation]"``)."""
+        """Check that the package the reference solves with is installed.
+
+        Raises
+        ------
+        MissingExtraError
+            PyDDM (Fokker-Planck references) or hddm_wfpt (full_ddm) is missing:
+            ``pip install "hssm-nre[validation]"``.
+        """
         from ..errors import require
         from .fokker_planck import DIFFUSION_MODELS
 
@@ -89,9 +125,25 @@ class Reference:
         return self.model in DIFFUSION_MODELS
 
     def total_logp(self, draws: np.ndarray, data: np.ndarray, chunk: int = 2_000_000) -> np.ndarray:
-        """Total log-likelihood of the trials ``data`` (n, 2) at each row of ``draws`` (S, P)
-        (Fokker-Planck solves on their fine grid: between two draws half a posterior SD apart,
-        1,000 ornstein trials' log-likelihood difference moves by 0.2-0.3 nats on the coarse one)."""
+        """Total log-likelihood of a data set at each of many parameter vectors.
+
+        Fokker-Planck solves use their fine grid: between two draws half a posterior SD apart,
+        1,000 ornstein trials' log-likelihood difference moves by 0.2-0.3 nats on the coarse one.
+
+        Parameters
+        ----------
+        draws
+            Parameter vectors, shape ``(S, P)``, in ssm-simulators order.
+        data
+            The trials, shape ``(n, 2)``: rt and response.
+        chunk
+            At most this many trial evaluations at once (draws are processed in blocks).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(S,)``: the summed log-likelihood at each draw.
+        """
         draws = np.asarray(draws, np.float64)
         n = len(data)
         per = max(1, chunk // max(n, 1))
@@ -104,10 +156,46 @@ class Reference:
 
 
 def has_reference(model: str) -> bool:
+    """Whether ``model`` has a reference likelihood (:func:`references`).
+
+    Parameters
+    ----------
+    model
+        The model name.
+
+    Returns
+    -------
+    bool
+        True when it has one.
+    """
     return model in references()
 
 
 def reference(model: str) -> Reference:
+    """The reference likelihood of ``model``.
+
+    Parameters
+    ----------
+    model
+        A model with a reference (:func:`references`).
+
+    Returns
+    -------
+    Reference
+        Its reference.
+
+    Raises
+    ------
+    ValueError
+        ``model`` has no reference likelihood; the message lists those that do.
+
+    Examples
+    --------
+    >>> from hssm_nre.validation import reference
+    >>> ref = reference("ddm")
+    >>> ref.description
+    "HSSM's analytic WFPT (Navarro & Fuss 2009)"
+    """
     refs = references()
     if model not in refs:
         raise ValueError(f"{model!r} has no reference likelihood; references: {', '.join(refs)}.")
@@ -115,11 +203,43 @@ def reference(model: str) -> Reference:
 
 
 def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha: float = 0.01) -> dict:
-    """The reference's per-choice (defective) rt CDFs against ``n_trials`` ssm-simulators trials
-    at ``theta`` (simulated as the training data are, boundary correction included): the
-    largest distance and the Dvoretzky-Kiefer-Wolfowitz band at level ``alpha`` (union over
-    choices), which the distance should stay inside. Trials where the reference has no density
-    (angle's point mass at its collapse) are left out and their share reported."""
+    """Check a reference likelihood against simulations (a Kolmogorov-Smirnov distance).
+
+    The reference's per-choice (defective) rt CDFs are compared with ``n_trials``
+    ssm-simulators trials at ``theta``, simulated as the training data are (boundary correction
+    included); timed-out trials are left out. Decision times below zero count (full_ddm's
+    t - st). Trials where the reference has no density (angle's point mass at its collapse) are
+    left out and their share reported. This simulates ``n_trials`` trials and integrates the
+    reference on a fine grid: seconds to minutes.
+
+    Parameters
+    ----------
+    model
+        A model with a reference (:func:`references`).
+    theta
+        One parameter vector, in ssm-simulators order.
+    n_trials
+        Simulated trials.
+    seed
+        Seed of the simulation.
+    alpha
+        Level of the Dvoretzky-Kiefer-Wolfowitz band (a union over choices).
+
+    Returns
+    -------
+    dict
+        ``model``, ``theta``, ``n_trials``; ``ks``, the largest distance between the empirical
+        and the reference CDFs; ``band``, the band's half-width, which ``ks`` should stay
+        inside; ``passed`` (``ks <= band``); and ``excluded``, the share of trials left out near
+        points without a reference density.
+
+    Raises
+    ------
+    ValueError
+        ``model`` has no reference likelihood.
+    MissingExtraError
+        The package the reference solves with is not installed.
+    """
     from ..simulate import simulate_trials
 
     spec = model_spec(model)

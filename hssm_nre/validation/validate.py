@@ -52,7 +52,41 @@ VERDICT_RULES = (
 
 @dataclass(frozen=True)
 class ValidationSettings:
-    """The size of a validation run (every field is part of its checkpoint key)."""
+    """The size of a validation run (every field is part of its checkpoint key).
+
+    The defaults are a full run; :meth:`quick` is a few minutes' look.
+
+    Attributes
+    ----------
+    sbc_datasets
+        Datasets of the calibration study (simulation-based calibration, coverage, recovery);
+        0 skips it: a partial run, with figures but no verdict.
+    sbc_trials
+        Trials per calibration dataset.
+    draws, tune
+        NUTS draws and tuning steps per calibration fit (``tune`` also for the fidelity fits).
+    n_ranks
+        Posterior draws, thinned evenly, among which each true parameter is ranked.
+    fidelity_trials, fidelity_datasets
+        Trial counts of the comparison with a reference likelihood, and datasets at each (one
+        entry each per trial count); used only for models with a reference.
+    fidelity_draws
+        NUTS draws per fidelity fit.
+    per_trial_x
+        Data points of the per-trial error against the reference.
+    normalisation_theta
+        Parameter vectors at which the likelihood's integral over the data is checked.
+    seed
+        Seed of the datasets and fits.
+    chunk
+        Datasets per task (the unit of work sent to a worker).
+
+    Raises
+    ------
+    ValueError
+        ``fidelity_trials`` and ``fidelity_datasets`` differ in length, a count that must be
+        positive is not, or a dataset count is negative.
+    """
 
     sbc_datasets: int = 200
     sbc_trials: int = 200
@@ -78,24 +112,58 @@ class ValidationSettings:
 
     @property
     def partial(self) -> bool:
-        """No calibration study (``sbc_datasets=0``): figures, but no verdict."""
+        """True when there is no calibration study (``sbc_datasets=0``): figures, but no verdict."""
         return self.sbc_datasets == 0
 
     @classmethod
     def quick(cls) -> ValidationSettings:
-        """A few minutes: plumbing and a rough look, not a verdict to rely on."""
+        """Settings for a run of a few minutes: plumbing and a rough look, not a verdict to rely on.
+
+        Returns
+        -------
+        ValidationSettings
+            20 calibration datasets of 100 trials, 150 draws after 150 tuning steps, and a smaller
+            fidelity, normalisation and per-trial study.
+        """
         return cls(sbc_datasets=20, sbc_trials=100, draws=150, tune=150, n_ranks=50,
                    fidelity_trials=(1000,), fidelity_datasets=(2,), fidelity_draws=300,
                    per_trial_x=50, normalisation_theta=50, chunk=5)
 
     def key(self) -> str:
+        """A short hash of the settings, which names the run's checkpoint file.
+
+        Returns
+        -------
+        str
+            12 hexadecimal digits.
+        """
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass
 class ValidationReport:
-    """What a validation found: ``status`` ("passed" / "failed"), a one-line ``summary``, the
-    figures per study, and where the record was written."""
+    """What a validation found, and where the record was written.
+
+    Attributes
+    ----------
+    model
+        The model name.
+    sha256
+        The checksum of the validated network's weights.
+    status
+        ``"passed"`` or ``"failed"`` (``VERDICT_RULES``), or ``"partial"`` for a run without
+        a calibration study (``sbc_datasets=0``), which reaches no verdict.
+    summary
+        One line: the problems found, or ``"calibrated"`` (``"no problem found"`` for a partial
+    run), with the key figures in parentheses.
+    figures
+        The figures per study (``"sbc"``, ``"normalisation"``, ``"per_trial"``, ``"fidelity"``,
+        ``"unconverged"``).
+    record
+        The path of the markdown report (``validation.md``).
+    metadata_updated
+        Whether the verdict was recorded in the network's metadata.
+    """
 
     model: str
     sha256: str
@@ -173,22 +241,59 @@ def validate(
     progress: bool = True,
     write_metadata: bool = True,
 ) -> ValidationReport:
-    """Validate a network (the one ``hssm.HSSM`` would use for ``model``, or ``weights``).
+    """Validate a network: how far its posteriors are from the truth.
+
+    The network is the one ``hssm.HSSM`` would use for ``model``, or ``weights``. Datasets are
+    simulated across its training box and fitted (calibration, recovery, normalisation and,
+    where the model has one, fidelity to a reference likelihood; see
+    :mod:`hssm_nre.validation.validate`). Every fit is checkpointed as it arrives, so a rerun
+    with the same settings resumes. The report (markdown and PNG plots) goes to ``out``, and the
+    verdict into the network's metadata, where ``hssm-nre info`` and ``hssm-nre list`` show it
+    and HSSM's warnings read it. A full run takes long (the DDM's default run: about 40 minutes
+    on 2 cores); ``settings=ValidationSettings.quick()`` takes a few minutes. Ctrl-C or SIGTERM
+    stops the workers and keeps the finished fits.
 
     Parameters
     ----------
     model, weights, kind
         Which network and likelihood kind, as :func:`hssm_nre.loglik`.
     settings
-        The run's size (:class:`ValidationSettings`; ``ValidationSettings.quick()`` for a look).
+        The run's size (:class:`ValidationSettings`; default: ``ValidationSettings()``).
     address, workers
         A Ray cluster's head address (``pip install "hssm-nre[cluster]"``), or else ``workers``
         local worker processes (default: one per core); ``workers=0`` fits in this process.
     out
         Folder of the report and checkpoint (default: the network's folder when writable,
         else ``./validation-<model>-<sha>``).
+    progress
+        Print the plan and a time estimate, and show progress bars.
     write_metadata
-        Record the verdict in the network's metadata (when its folder is writable).
+        Record the verdict in the network's metadata (when its folder is writable; never for a
+        partial run).
+
+    Returns
+    -------
+    ValidationReport
+        The verdict, its summary and figures, and the record's path.
+
+    Raises
+    ------
+    MissingExtraError
+        matplotlib, or the package the model's reference likelihood solves with, is missing
+        (``pip install "hssm-nre[validation]"``); checked before any fit.
+    UnknownModelError, UnsupportedModelError, NetworkNotFoundError, WrongModelError
+        As :func:`hssm_nre.loglik`.
+    TrainingInterrupted
+        Ctrl-C or SIGTERM stopped the run; the finished fits are in the checkpoint.
+
+    Examples
+    --------
+    A quick look (minutes; a full run takes much longer):
+
+    >>> import hssm_nre
+    >>> from hssm_nre.validation import ValidationSettings, validate
+    >>> report = validate("ddm", settings=ValidationSettings.quick())  # doctest: +SKIP
+    >>> report.status, report.summary  # doctest: +SKIP
     """
     from ..cache import load_entry
     from ..likelihood import loglik

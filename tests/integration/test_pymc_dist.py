@@ -75,3 +75,22 @@ def test_bad_data_and_parameters_are_refused_before_any_work(tiny_path):
         slow = np.column_stack([np.array([0.5, 25.0]), np.array([1.0, -1.0])])
         with pytest.raises(InvalidDataError, match="above 20 s"):
             hssm_nre.pymc.NRE("obs", "ddm", weights=tiny_path, v=0.0, a=1.0, z=0.5, t=0.1, observed=slow)
+
+
+def test_a_network_validated_with_exact_uses_normalised_for_per_trial_parameters_and_says_so():
+    """lca_3's record names the 'exact' likelihood (constant parameters only): a per-trial drift
+    switches to 'normalised' with a LikelihoodWarning; asking for 'exact' explicitly is an error."""
+    from hssm_nre.errors import LikelihoodWarning
+
+    lik = hssm_nre.loglik("lca_3")
+    assert lik.kind == "exact"
+    df = np.column_stack([np.full(4, 0.8), np.array([0, 1, 2, 0])])
+    theta = dict(zip(lik.params, (np.asarray(lo + hi) / 2 for lo, hi in zip(lik.spec.lower, lik.spec.upper))))
+    theta["v0"] = np.full(4, float(theta["v0"]))  # a per-trial drift
+    with pm.Model() as m:
+        with pytest.warns(LikelihoodWarning, match=r"\['v0'\] vary by trial, so the 'normalised'"):
+            hssm_nre.pymc.NRE("obs", "lca_3", observed=df, **theta)
+    assert np.isfinite(m.compile_logp()({}))
+    with pm.Model():
+        with pytest.raises(ValueError, match="kind='exact' needs parameters constant across trials"):
+            hssm_nre.pymc.NRE("obs", "lca_3", kind="exact", observed=df, **theta)

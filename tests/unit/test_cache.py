@@ -86,6 +86,10 @@ def test_find_network_uses_a_pinned_entry_then_the_shipped_network(tiny_entry, i
     with pytest.warns(CacheEntryWarning, match="other package versions: keras 0.0.1"):
         e = cache.find_network("ddm")
     assert e.source == "shipped" and e.path == cache.shipped_dir() / "ddm"
+    # an earlier hssm-nre release of the same weight format: usable (FORMAT_VERSION guards meaning)
+    meta["versions"] = cache.package_versions() | {"hssm-nre": "0.0.9"}
+    (path / "metadata.json").write_text(json.dumps(meta))
+    assert cache.find_network("ddm").path == path
 
 
 def test_missing_network_error_says_how_to_train():
