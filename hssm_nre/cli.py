@@ -20,6 +20,15 @@ def cmd_train(args) -> int:
     from .config import model_spec
     from .training import train
 
+    if args.models is not None or args.all:
+        return _train_many(args)
+    if args.model is None:
+        print("error: name a model (hssm-nre train MODEL), or several with --models A,B or --all.", file=sys.stderr)
+        return 2
+    if args.address is not None or args.workers is not None:
+        print("error: --address and --workers spread several trainings (--models, --all); one model trains here.",
+              file=sys.stderr)
+        return 2
     spec = model_spec(args.model)  # fails fast on unknown or unsupported names
     if args.features is not None and args.features != spec.features:
         try:
@@ -64,6 +73,48 @@ def cmd_train(args) -> int:
                 f"({used.path}); to use this one, `hssm-nre cache pin {spec.name} {entry.path.name}{where}` "
                 f"or pass nre_weights='{entry.path}'."
             )
+    return 0
+
+
+def _train_many(args) -> int:
+    """hssm-nre train --models A,B,C / --all: one training per model, as tasks on worker processes
+    (one at a time by default: each training uses every core) or on a Ray cluster (--address)."""
+    from .cache import shipped_models
+    from .config import model_spec
+    from .distributed import run_tasks
+    from .training import train_task
+
+    if args.model is not None:
+        print("error: give either MODEL or --models / --all, not both.", file=sys.stderr)
+        return 2
+    names = shipped_models() if args.all else [m.strip() for m in args.models.split(",") if m.strip()]
+    if not names:
+        print("error: --models names no model.", file=sys.stderr)
+        return 2
+    try:
+        settings = _settings_from(args)
+        specs = [model_spec(m) for m in names]  # unknown or unsupported names fail before any training
+        if args.features is not None:
+            specs = [s.with_features(args.features) for s in specs]
+    except ValueError as e:  # a setting out of range, or features a model cannot take
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    tasks = [
+        {"model": s.name, "features": s.features, "settings": settings.to_dict(), "cache_dir": args.cache_dir,
+         "time_limit": None if args.time_limit is None else 60.0 * args.time_limit, "pin": args.pin,
+         "normaliser": not args.no_normaliser}
+        for s in specs
+    ]
+    where = f"on the Ray cluster at {args.address}" if args.address else (
+        "in this process" if args.workers == 0 else f"on {args.workers or 1} worker process(es)")
+    print(f"Training {len(tasks)} networks ({', '.join(names)}) {where}.", file=sys.stderr)
+
+    def report(task, result):
+        print(f"Trained {result['model']!r}: {result['steps_run']} steps in {result['train_seconds']} s "
+              f"(+{result['simulation_seconds']} s simulating). Cached at {result['path']}", flush=True)
+
+    run_tasks(train_task, tasks, address=args.address, workers=1 if args.workers is None else args.workers,
+              on_result=report, desc="trainings", progress=True)
     return 0
 
 
@@ -390,7 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train and cache an NRE for an ssm-simulators model")
-    t.add_argument("model")
+    t.add_argument("model", nargs="?", help="the model (or several: --models, --all)")
+    t.add_argument("--models", metavar="A,B,C", help="train several models, one task each (settings apply to all)")
+    t.add_argument("--all", action="store_true", help="retrain every model with a shipped network")
+    t.add_argument("--address", help="with --models/--all: run the trainings as tasks on this Ray cluster "
+                   "(HOST:PORT or 'auto'; needs hssm-nre[cluster])")
+    t.add_argument("--workers", type=int, help="with --models/--all: local worker processes (default 1: each "
+                   "training uses every core; 0: in this process)")
     for f in TRAIN_FLAGS:
         t.add_argument(f.flag, dest=f.field, type=f.parse, help=f.help, metavar=f.metavar)
     t.add_argument(

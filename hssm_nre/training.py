@@ -16,7 +16,7 @@ from .network import steps_per_second_estimate, train_network
 from .normalisation import NormaliserSettings, fit_normaliser
 from .simulate import default_workers, simulate_training_data
 
-__all__ = ["train", "estimate_seconds", "reproduce_command"]
+__all__ = ["train", "train_task", "estimate_seconds", "reproduce_command"]
 
 
 def estimate_seconds(settings: TrainSettings) -> float:
@@ -77,6 +77,36 @@ def reproduce_command(
     if not normaliser:
         parts.append("--no-normaliser")
     return " ".join(parts)
+
+
+def train_task(task: dict) -> dict:
+    """One training of ``hssm-nre train --models`` / ``--all``, run in a worker process or as a Ray
+    task (:func:`hssm_nre.distributed.run_tasks`).
+
+    Parameters
+    ----------
+    task
+        ``model``, ``features``, ``settings`` (:meth:`TrainSettings.to_dict`), ``cache_dir`` (or
+        None), ``time_limit`` (seconds or None), ``pin`` and ``normaliser`` (bool).
+
+    Returns
+    -------
+    dict
+        The model's name, the cache entry's path, and the steps and seconds of its training.
+    """
+    spec = model_spec(task["model"]).with_features(task["features"])
+    entry = train(
+        spec,
+        TrainSettings.from_dict(task["settings"]),
+        root=Path(task["cache_dir"]) if task.get("cache_dir") else None,
+        progress=False,
+        time_limit=task.get("time_limit"),
+        pin=bool(task.get("pin")),
+        **({} if task.get("normaliser", True) else {"normaliser": None}),
+    )
+    m = entry.metadata
+    return {"model": spec.name, "path": str(entry.path), "steps_run": m["steps_run"],
+            "train_seconds": m["train_seconds"], "simulation_seconds": m["simulation_seconds"]}
 
 
 def train(

@@ -62,9 +62,10 @@ cmp = compare_with_wfpt(df, **SAMPLE, seed=1, truth=truth, plot_path="quickstart
 print(cmp.to_markdown())
 
 # %%
-from IPython.display import Image, display
-
-display(Image("quickstart_posteriors.png"))
+fig, ax = plt.subplots(figsize=(12, 3.5))
+ax.imshow(plt.imread("quickstart_posteriors.png"))
+ax.axis("off")
+plt.show()
 
 # %% [markdown]
 # ## The learned log-likelihood against WFPT at fixed data

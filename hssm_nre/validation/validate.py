@@ -319,6 +319,9 @@ def validate(
         left = [i for i in t["indices"] if (t["study"], t["n_trials"], i) not in done]
         if left:
             todo.append(t | {"indices": left})
+    # longest first (trials x fits x iterations): the big fidelity fits no longer run last, alone,
+    # while the other workers idle
+    todo.sort(key=lambda t: -t["n_trials"] * len(t["indices"]) * (t["tune"] + t["draws"]))
     n_fits = sum(len(t["indices"]) for t in todo)
     n_workers = 1 if workers == 0 else (workers or os.cpu_count() or 1)
     if progress:

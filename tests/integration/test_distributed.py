@@ -7,6 +7,7 @@ from hssm_nre.distributed import WorkerLostError, run_tasks
 from tests.integration import tasks_for_tests as t
 
 
+@pytest.mark.slow  # spawned workers import JAX (15-20 s); CI runs it (.ci/run)
 def test_tasks_run_in_workers_report_as_they_arrive_and_a_killed_worker_is_retried(tmp_path):
     """One task kills its own worker the first time it runs (as an OOM kill would): the pool
     breaks, the unfinished tasks run again in a fresh one, every result arrives once."""

@@ -40,18 +40,25 @@ def test_the_distribution_s_logp_is_the_network_s(regression, tiny_path):
 
 @pytest.fixture(scope="module")
 def traces(regression):
-    """One short run of each NUTS sampler on the same model (shared by the tests below)."""
+    """Short runs of NUTS samplers on the same model, each sampled once when a test asks for it."""
     model, _, _ = regression
     out = {}
-    for sampler in ("pymc", "numpyro", "blackjax", "nutpie"):
-        with model:
-            out[sampler] = pm.sample(nuts_sampler=sampler, **SMALL)
-    return out
+
+    def get(sampler):
+        if sampler not in out:
+            with model:
+                out[sampler] = pm.sample(nuts_sampler=sampler, **SMALL)
+        return out[sampler]
+
+    return get
 
 
-@pytest.mark.parametrize("sampler", ["pymc", "numpyro", "blackjax", "nutpie"])
+# each sampler's compilation costs 5-15 s: blackjax and nutpie run in the slow set (CI runs it:
+# .ci/run), PyMC's own NUTS and numpyro in the fast one
+@pytest.mark.parametrize("sampler", ["pymc", "numpyro", pytest.param("blackjax", marks=pytest.mark.slow),
+                                     pytest.param("nutpie", marks=pytest.mark.slow)])
 def test_every_nuts_sampler_runs_it(traces, sampler):
-    idata = traces[sampler]
+    idata = traces(sampler)
     assert idata["posterior"].attrs["inference_library"] == sampler
     assert np.all(np.isfinite(idata["posterior"]["b1"].values))
 
@@ -59,7 +66,7 @@ def test_every_nuts_sampler_runs_it(traces, sampler):
 def test_posterior_predictive_draws_come_from_the_simulator(regression, traces):
     model, df, _ = regression
     with model:
-        pp = pm.sample_posterior_predictive(traces["numpyro"], progressbar=False, random_seed=2)
+        pp = pm.sample_posterior_predictive(traces("numpyro"), progressbar=False, random_seed=2)
     obs = np.asarray(pp["posterior_predictive"]["obs"].values)
     assert obs.shape == (1, 10, len(df), 2)
     assert set(np.unique(obs[..., 1])) <= {-1.0, 1.0} and np.all(obs[..., 0] > 0)

@@ -182,3 +182,23 @@ def test_exact_pointwise_log_likelihood_sums_to_the_observed_one(ddm_data, tiny_
     observed = float(pm_model.compile_fn(pm_model.observedlogp)(point))
     assert vals.shape[-1] == len(ddm_data)
     np.testing.assert_allclose(vals[0, 0].sum(), observed, rtol=1e-6)
+
+
+def test_cli_trains_several_models_as_tasks_and_refuses_bad_names_before_any_training(capsys, tmp_path):
+    """`hssm-nre train --models a,b` runs one training task per model (here in this process); an
+    unknown name in the list fails before the first simulation."""
+    from hssm_nre import cli
+    from hssm_nre.cache import list_entries
+
+    tiny = ["--n-simulations", "20000", "--steps", "10", "--batch-size", "256", "--widths", "8",
+            "--evidence-widths", "8", "--no-normaliser", "--cache-dir", str(tmp_path)]
+    assert cli.main(["train", "--models", "ddm,nope_model", *tiny]) == 2
+    assert "Unknown model 'nope_model'" in capsys.readouterr().err
+    assert list_entries(tmp_path) == {}  # nothing trained for the good name either
+    assert cli.main(["train", "ddm", "--models", "ddm", *tiny]) == 2
+    assert "either MODEL or --models" in capsys.readouterr().err
+    assert cli.main(["train", "ddm", "--workers", "2", *tiny]) == 2
+    assert cli.main(["train", "--models", "ddm,race_no_bias_3", "--workers", "0", *tiny]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Cached at") == 2 and "'race_no_bias_3'" in out
+    assert set(list_entries(tmp_path)) == {"ddm", "race_no_bias_3"}
