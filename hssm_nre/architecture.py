@@ -62,7 +62,7 @@ model has a non-decision time ``t`` and rt otherwise.
 
 Normaliser (optional, fitted after training by :mod:`hssm_nre.normalisation`): a small
 MLP ``N(theta)`` over theta scaled to [-1, 1], stored beside the network's weights
-under the prefix ``n`` and subtracted from the logit. It approximates log Z(theta),
+under the key ``"normaliser"`` and subtracted from the logit. It approximates log Z(theta),
 Z(theta) = integral of p_hat(x | theta) dx, so that the likelihood integrates to one for
 every theta. A theta-dependent mass error is a bias in every posterior (the score's
 expectation under the data is grad log Z, to first order), which more data makes worse.
