@@ -142,9 +142,15 @@ for name in models:
         for rec in records:
             rel = f"../results/validation/{rec.name}"
             f.write(f"`hssm-nre validate` record: [{rec.stem}]({rel}).\n\n")
+        # its plots: the validate run's SBC, the recovery study's, the fidelity benchmark's
+        plots = [f"validation/{name}_sbc.png", f"recovery_{name}.png", f"recovery_{name}_exact.png",
+                 "posterior_flat_1000.png" if name == "ddm" else f"fidelity_{name}_posterior_flat_1000.png",
+                 f"fidelity_{name}_error_map.png"]
         body = _demote_title(record)
-        body = re.sub(r"(?m)^## ", "## ", body)
         f.write(_link_results(_unlink_outside(body, page, lambda p: p in result_pages), page))
+        plots = [p for p in plots if (RESULTS / p).is_file()]
+        if plots:
+            f.write("\n\n## Plots\n\n" + "".join(f"![{p}](../results/{p})\n\n" for p in plots))
     rows.append((name, status, ref, s, meta))
 
 with mkdocs_gen_files.open("gallery/index.md", "w") as f:
