@@ -511,9 +511,9 @@ def build(
         Cache entries that could not be used (:func:`hssm_nre.cache.find_network`).
     """
     from ._pytensor_op import make_logp_op
-    from .architecture import network_weights, normaliser_weights
+    from .architecture import network_weights
     from .evidence import make_evidence_fn
-    from .likelihood import make_logp_fn, make_value_and_partials_fn
+    from .likelihood import make_logp_fn, make_value_and_partials_fn, resolve_kind
     from .quadrature import make_log_z_fn
 
     if likelihood is not None and likelihood not in LIKELIHOOD_KINDS:
@@ -586,24 +586,7 @@ def build(
     regressions = _regression_params(spec, include, hssm_args)
     if kind == "exact":
         varying = regressions | _fixed_vectors(spec, include, hssm_args)
-        if varying and likelihood == "exact":
-            raise ValueError(
-                f"nre_likelihood='exact' needs every parameter constant across trials; {sorted(varying)} "
-                "vary by trial (a regression, a hierarchical term or a fixed vector), where log "
-                "Z(theta) would be integrated once per trial. Use nre_likelihood='normalised' "
-                "(the fitted normaliser) for such models."
-            )
-        if varying:  # the network's default: fall back, and say what that means
-            kind = "normalised"
-            warn(LikelihoodWarning(
-                f"The {spec.name!r} network is validated with nre_likelihood='exact' (log Z by "
-                f"quadrature at each theta), which needs parameters constant across trials; "
-                f"{sorted(varying)} vary by trial, so the 'normalised' likelihood is used, which its record "
-                f"({entry.path / 'README.md'}) does not validate"
-                + ("" if normaliser_weights(entry.weights) else
-                   " (and this network has no fitted normaliser: that likelihood is not normalised per theta)")
-                + "."
-            ))
+        kind = resolve_kind(entry, likelihood, varying, arg="nre_likelihood")
     evidence_fn = None
     if kind in ("normalised", "exact"):
         if entry.evidence is None:

@@ -400,6 +400,12 @@ def loglik(
     >>> float(lik.logp(theta, 0.8, 1.0))  # doctest: +SKIP
     >>> jax.grad(lambda th: lik.logp_sum(th, rts, responses))(theta)  # doctest: +SKIP
     """
+    return _from_entry(network_entry(model, weights), kind)
+
+
+def network_entry(model: str | None, weights=None):
+    """The network :func:`loglik` uses: the folder ``weights`` (checked to be ``model``'s when
+    ``model`` is given), else the one ``hssm.HSSM`` would use for ``model``."""
     from .cache import find_network, load_entry
     from .config import model_spec
     from .errors import NetworkNotFoundError, WrongModelError
@@ -415,7 +421,38 @@ def loglik(
     else:
         model_spec(model)  # UnknownModelError / UnsupportedModelError, with the fix
         entry = find_network(model)
-    return _from_entry(entry, kind)
+    return entry
+
+
+def resolve_kind(entry, requested: str | None, varying, *, arg: str) -> str:
+    """The likelihood kind for ``entry`` when the parameters ``varying`` vary by trial.
+
+    ``requested`` (or else the network's recorded ``default_likelihood``, or "normalised") is kept
+    unless it is "exact", which integrates over x at one parameter vector: asked for explicitly,
+    that is a ``ValueError``; as the network's default, "normalised" is used with a
+    :class:`~hssm_nre.errors.LikelihoodWarning`. ``arg`` names the caller's argument in messages
+    (``nre_likelihood`` for HSSM, ``kind`` for :func:`hssm_nre.pymc.NRE`)."""
+    from .architecture import normaliser_weights
+    from .errors import LikelihoodWarning, warn
+
+    kind = requested or entry.metadata.get("default_likelihood") or "normalised"
+    if kind != "exact" or not varying:
+        return kind
+    if requested == "exact":
+        raise ValueError(
+            f"{arg}='exact' needs parameters constant across trials; {sorted(varying)} vary by trial "
+            "(e.g. a regression, a hierarchical term or a per-trial vector), where log Z(theta) would be "
+            f"integrated once per trial. Use {arg}='normalised' (the fitted normaliser)."
+        )
+    warn(LikelihoodWarning(
+        f"The {entry.spec.name!r} network is validated with {arg}='exact' (log Z by quadrature at each "
+        f"theta), which needs parameters constant across trials; {sorted(varying)} vary by trial, so the "
+        f"'normalised' likelihood is used, which its record ({entry.path / 'README.md'}) does not validate"
+        + ("" if normaliser_weights(entry.weights) else
+           " (and this network has no fitted normaliser: that likelihood is not normalised per theta)")
+        + "."
+    ))
+    return "normalised"
 
 
 def _from_entry(entry, kind: str | None) -> NRELikelihood:

@@ -26,8 +26,7 @@ import numpy as np
 
 from ._pytensor_op import make_logp_op
 from .data import rt_limit, validate_data
-from .errors import LikelihoodWarning, warn
-from .likelihood import NRELikelihood, loglik
+from .likelihood import NRELikelihood, _from_entry, network_entry, resolve_kind
 
 __all__ = ["NRE", "observed_array"]
 
@@ -150,31 +149,20 @@ def NRE(
     import pymc as pm
     import pytensor.tensor as pt
 
-    lik = loglik(model, weights=weights, kind=kind)
-    missing = [p for p in lik.params if p not in params]
-    extra = sorted(set(params) - set(lik.params))
+    entry = network_entry(model, weights)
+    names = entry.spec.params
+    missing = [p for p in names if p not in params]
+    extra = sorted(set(params) - set(names))
     if missing or extra:
         raise TypeError(
-            f"{lik.spec.name!r} takes parameters {list(lik.params)}; "
+            f"{entry.spec.name!r} takes parameters {list(names)}; "
             + (f"missing {missing}" if missing else "")
             + ("; " if missing and extra else "")
             + (f"unknown {extra}" if extra else "")
             + "."
         )
-    varying = [p for p in lik.params if pt.as_tensor_variable(params[p]).ndim > 0]
-    if lik.kind == "exact" and varying:
-        # "exact" integrates over x at one parameter vector: per-trial parameters need another kind
-        if kind == "exact":
-            raise ValueError(
-                f"kind='exact' needs parameters constant across trials; {varying} vary by trial. "
-                "Use kind='normalised'."
-            )
-        warn(LikelihoodWarning(
-            f"The {lik.spec.name!r} network is validated with the 'exact' likelihood, which needs parameters "
-            f"constant across trials; {varying} vary by trial, so the 'normalised' likelihood is used "
-            "(pass kind='normalised' to silence this)."
-        ))
-        lik = loglik(model, weights=weights, kind="normalised")
+    varying = [p for p in names if pt.as_tensor_variable(params[p]).ndim > 0]
+    lik = _from_entry(entry, resolve_kind(entry, kind, varying, arg="kind"))
     data = observed_array(observed, lik, allow_unseen_rt=allow_unseen_rt)
     op = make_logp_op(lik.value_and_partials_fn, lik.spec.n_params, name=f"nre_{lik.spec.name}")
     dist_params = [params[p] for p in lik.params]
