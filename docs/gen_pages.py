@@ -148,6 +148,18 @@ for name in models:
                  f"fidelity_{name}_error_map.png"]
         body = _demote_title(record)
         f.write(_link_results(_unlink_outside(body, page, lambda p: p in result_pages), page))
+        # the record hssm-nre validate wrote beside the shipped network (its plot copied along)
+        shipped = PRETRAINED / name / "validation.md"
+        if shipped.is_file():
+            text = shipped.read_text()
+            png = PRETRAINED / name / "validation_sbc.png"
+            if png.is_file():
+                with mkdocs_gen_files.open(f"gallery/{name}_validation_sbc.png", "wb") as g:
+                    g.write(png.read_bytes())
+                text = text.replace("(validation_sbc.png)", f"({name}_validation_sbc.png)")
+            text = re.sub(r"(?m)^(#+) ", r"#\1 ", _demote_title(text))
+            f.write("\n\n## Validation record (`hssm-nre validate`, shipped beside the network)\n\n"
+                    + _link_results(_unlink_outside(text, page, lambda p: p in result_pages), page))
         plots = [p for p in plots if (RESULTS / p).is_file()]
         if plots:
             f.write("\n\n## Plots\n\n" + "".join(f"![{p}](../results/{p})\n\n" for p in plots))

@@ -584,6 +584,14 @@ def upgrade_entry(path: str | os.PathLike) -> NetworkEntry:
     return _rewrite(path, weights, evidence, new_meta)
 
 
+def _as_created(fd: int) -> None:
+    """Give a temporary file (mkstemp: owner only) the mode an ordinary new file gets (0666 less
+    the umask), so the file it replaces stays readable by whoever could read it before."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
+
+
 def update_metadata(path: str | os.PathLike, update: dict[str, Any]) -> dict[str, Any]:
     """Merge ``update`` into a network folder's ``metadata.json`` (the weights, and so their
     checksum, unchanged): the new file is written beside it and renamed over it, under the
@@ -595,6 +603,7 @@ def update_metadata(path: str | os.PathLike, update: dict[str, Any]) -> dict[str
         with _key_lock(path.parent, path.name) if _in_cache(path) else nullcontext():
             fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(), dir=path)
             try:
+                _as_created(fd)
                 with os.fdopen(fd, "w") as f:
                     f.write(json.dumps(meta, indent=2, sort_keys=True))
                 os.replace(tmp, path / "metadata.json")
@@ -950,6 +959,7 @@ def pin(path: str | os.PathLike, *, root: Path | None = None) -> NetworkEntry:
     clean_stale_temps(model_root)
     fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(), dir=model_root)
     try:
+        _as_created(fd)
         with os.fdopen(fd, "w") as f:
             json.dump({"key": path.name}, f)
         os.replace(tmp, model_root / PIN_FILE)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -61,6 +62,8 @@ def run_tasks(
     """Run ``fn(task)`` for every task; returns the results in task order (see the module)."""
     from tqdm.auto import tqdm
 
+    if _called_while_reimporting_main():
+        raise RuntimeError(f"hssm_nre started workers from a worker: {MAIN_GUARD_HINT}.")
     results: list = [None] * len(tasks)
     bar = tqdm(total=sum(units(t) for t in tasks), desc=desc, unit="fit", disable=not progress)
 
@@ -83,6 +86,25 @@ def run_tasks(
         return results
     finally:
         bar.close()
+
+
+#: Why a pool whose workers all die at once may do so: the caller's script has no main guard.
+MAIN_GUARD_HINT = (
+    "worker processes are started with 'spawn' and import the calling script again; a script "
+    "that starts workers (hssm_nre.validate, hssm_nre.distributed.run_tasks, training several "
+    "models) must make that call under `if __name__ == \"__main__\":`"
+)
+
+
+def _called_while_reimporting_main() -> bool:
+    """True in a spawned worker that is importing the caller's script again (as ``__mp_main__``):
+    a call to ``run_tasks`` at that script's top level, with no main guard."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "__mp_main__" and frame.f_code.co_name == "<module>":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _init_worker(env: dict) -> None:
@@ -126,8 +148,8 @@ def _run_in_processes(fn, tasks, workers: int, max_retries: int, done) -> None:
             failures[i] += 1
             if failures[i] > max_retries:
                 raise WorkerLostError(
-                    f"a worker died {failures[i]} times running task {i} ({tasks[i]!r:.200}); "
-                    "out of memory? Try fewer workers."
+                    f"a worker died {failures[i]} times running task {i} ({tasks[i]!r:.200}). "
+                    f"Out of memory? Try fewer workers. Or, if this ran from a script: {MAIN_GUARD_HINT}."
                 )
 
 

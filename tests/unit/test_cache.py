@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 
 import numpy as np
@@ -235,3 +236,22 @@ def test_a_format_1_entry_is_refused_with_the_upgrade_command_which_keeps_the_ne
                                   np.asarray(logit_fn(e.spec, tiny_entry.weights, theta, rt, ch, JNP_OPS())))
     assert cache.find_by_checksum("ddm", old_sha, root=isolated_cache).path == old
     assert cli.main(["cache", "upgrade"]) == 0 and "Nothing to upgrade" in capsys.readouterr().out
+
+
+def test_metadata_updates_and_pins_leave_files_readable_as_new_files_are(tiny_path, tmp_path, isolated_cache):
+    """They are written to a temporary file (owner-only) and renamed over the old one: a shipped
+    network's metadata.json must not become unreadable to other users."""
+    import shutil
+    import stat
+
+    from hssm_nre.cache import update_metadata
+
+    net = tmp_path / "net"
+    shutil.copytree(tiny_path, net)
+    old = os.umask(0o022)
+    try:
+        update_metadata(net, {"note": "x"})
+        assert stat.S_IMODE((net / "metadata.json").stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+    assert json.loads((net / "metadata.json").read_text())["note"] == "x"

@@ -100,3 +100,23 @@ def test_validate_names_the_missing_extra_before_any_fit(monkeypatch, tmp_path):
     with pytest.raises(MissingExtraError, match=r"'angle' reference likelihood .* pip install \"hssm-nre\[validation\]\""):
         validate("angle", settings=ValidationSettings(sbc_datasets=0), out=tmp_path, workers=0, progress=False)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_fits_whitening_finds_the_mode_and_curvature_and_falls_back_when_it_cannot(x64):
+    """The fitter samples in coordinates whitened by the posterior's mode and curvature: on a
+    Gaussian they are its mean and the square root of its covariance; where the search ends
+    somewhere not finite, the start and the identity (plain NUTS) are used instead."""
+    import jax.numpy as jnp
+
+    from hssm_nre.validation.fits import _laplace
+
+    m = jnp.array([1.0, -2.0, 0.5])
+    cov = jnp.array([[1.0, 0.9, 0.0], [0.9, 1.0, 0.0], [0.0, 0.0, 1e-4]])  # correlated, and narrow
+    prec = jnp.linalg.inv(cov)
+    u, chol = _laplace(lambda x: 0.5 * (x - m) @ prec @ (x - m), jnp.zeros(3))
+    np.testing.assert_allclose(u, m, atol=1e-4)
+    np.testing.assert_allclose(chol @ chol.T, cov, rtol=1e-3, atol=1e-8)
+    u0 = jnp.array([0.3, 0.2, 0.1])
+    u, chol = _laplace(lambda x: jnp.sum(x**2) * jnp.nan, u0)
+    np.testing.assert_array_equal(u, u0)
+    np.testing.assert_array_equal(chol, jnp.eye(3))
