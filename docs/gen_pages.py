@@ -158,8 +158,9 @@ for name in models:
                     g.write(png.read_bytes())
                 text = text.replace("(validation_sbc.png)", f"({name}_validation_sbc.png)")
             text = re.sub(r"(?m)^(#+) ", r"#\1 ", _demote_title(text))
+            here = {f"gallery/{name}_validation_sbc.png"}
             f.write("\n\n## Validation record (`hssm-nre validate`, shipped beside the network)\n\n"
-                    + _link_results(_unlink_outside(text, page, lambda p: p in result_pages), page))
+                    + _link_results(_unlink_outside(text, page, lambda p: p in result_pages or p in here), page))
         plots = [p for p in plots if (RESULTS / p).is_file()]
         if plots:
             f.write("\n\n## Plots\n\n" + "".join(f"![{p}](../results/{p})\n\n" for p in plots))

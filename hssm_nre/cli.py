@@ -273,9 +273,15 @@ def cmd_validate(args) -> int:
         trials = tuple(args.fidelity_trials or d.fidelity_trials)
         k = args.fidelity_datasets
         default_k = dict(zip(d.fidelity_trials, d.fidelity_datasets))
+        if k is not None and len(k) not in (1, len(trials)):
+            raise SystemExit(
+                f"hssm-nre validate: --fidelity-datasets gives {len(k)} counts for {len(trials)} trial "
+                f"counts ({','.join(map(str, trials))}): give one count for all, or one per trial count."
+            )
         over |= {"fidelity_trials": trials,
-                 "fidelity_datasets": tuple(k if k is not None else default_k.get(n, min(d.fidelity_datasets))
-                                            for n in trials)}
+                 "fidelity_datasets": tuple(k[0] if k is not None and len(k) == 1 else k[i] if k is not None
+                                            else default_k.get(n, min(d.fidelity_datasets))
+                                            for i, n in enumerate(trials))}
     settings = type(d)(**(vars(d) | over)) if over else d
     report = validate(
         None if args.weights else args.model,
@@ -542,7 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--tune", type=int, help="warm-up iterations per fit (default 200)")
     v.add_argument("--fidelity-trials", type=lambda x: [int(n) for n in x.split(",")], metavar="N,N",
                    help="trial counts of the posterior comparison with the reference (default 100,1000,5000)")
-    v.add_argument("--fidelity-datasets", type=int, help="datasets per trial count (default 10, 10, 2; --quick: 2)")
+    v.add_argument("--fidelity-datasets", type=lambda x: [int(n) for n in x.split(",")], metavar="K[,K]",
+                   help="datasets per trial count: one for all, or one per --fidelity-trials entry "
+                        "(default 10,10,2; --quick: 2)")
     v.add_argument("--fidelity-draws", type=int, help="posterior draws reweighted to the reference (default 500)")
     v.add_argument("--seed", type=int, help="seed of the simulated datasets (default 0)")
     v.add_argument("--address", help="a Ray cluster's head (HOST:PORT, or 'auto'); needs hssm-nre[cluster]")

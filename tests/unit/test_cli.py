@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from hssm_nre import cli
 
 
@@ -94,3 +96,24 @@ def test_normalise_adds_a_normaliser_that_info_then_reports(tiny_entry, isolated
 def test_normalise_refuses_a_network_of_another_model(tiny_entry, capsys):
     assert cli.main(["normalise", "angle", "--weights", str(tiny_entry.path)]) == 2
     assert "holds a network for 'ddm'" in capsys.readouterr().err
+
+
+def test_validate_takes_one_dataset_count_for_all_trial_counts_or_one_each(monkeypatch):
+    import hssm_nre.validation as validation
+    from hssm_nre import cli
+
+    seen = []
+
+    def fake_validate(model, *, settings, **kw):
+        seen.append(settings)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(validation, "validate", fake_validate)
+    for argv, want in ((["--fidelity-trials", "1000,5000"], (10, 2)),
+                       (["--fidelity-trials", "1000,5000", "--fidelity-datasets", "4"], (4, 4)),
+                       (["--fidelity-trials", "100,1000,5000", "--fidelity-datasets", "8,6,1"], (8, 6, 1))):
+        with pytest.raises(SystemExit):
+            cli.main(["validate", "ddm", *argv])
+        assert seen[-1].fidelity_datasets == want
+    with pytest.raises(SystemExit, match="gives 2 counts for 3 trial counts"):
+        cli.main(["validate", "ddm", "--fidelity-datasets", "1,2"])
