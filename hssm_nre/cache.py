@@ -393,6 +393,7 @@ def save_entry(
     tmp = None
     try:
         tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(), dir=model_root))
+        _as_created(tmp, folder=True)
         _write_arrays(tmp / "weights.npz", weights, evidence)
         meta = {
             "format": FORMAT_VERSION,
@@ -483,6 +484,7 @@ def _rewrite(path: Path, weights: dict[str, Any], evidence: dict[str, np.ndarray
     in atomically (under the key's lock for cache entries)."""
     try:
         tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(), dir=path.parent))
+        _as_created(tmp, folder=True)
     except OSError as e:
         raise CacheWriteError(f"Cannot write beside {path}: {e.strerror or e}. {_write_fix(path.parent)}") from e
     old = None
@@ -584,12 +586,28 @@ def upgrade_entry(path: str | os.PathLike) -> NetworkEntry:
     return _rewrite(path, weights, evidence, new_meta)
 
 
-def _as_created(fd: int) -> None:
-    """Give a temporary file (mkstemp: owner only) the mode an ordinary new file gets (0666 less
-    the umask), so the file it replaces stays readable by whoever could read it before."""
-    mask = os.umask(0)
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else by setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
-    os.fchmod(fd, 0o666 & ~mask)
+    return mask
+
+
+def _as_created(target: int | Path, *, folder: bool = False) -> None:
+    """Give a temporary file or folder (``mkstemp``/``mkdtemp``: owner only) the mode an ordinary
+    new one gets (0666, or 0777 for a folder, less the umask) before it is renamed into place, so
+    a cache entry, a shipped network's folder or its metadata stays readable by other users."""
+    mode = (0o777 if folder else 0o666) & ~_umask()
+    if isinstance(target, int):
+        os.fchmod(target, mode)
+    else:
+        os.chmod(target, mode)
 
 
 def update_metadata(path: str | os.PathLike, update: dict[str, Any]) -> dict[str, Any]:

@@ -153,6 +153,14 @@ def _run_in_processes(fn, tasks, workers: int, max_retries: int, done) -> None:
                 )
 
 
+def _in_worker_env(fn, task):
+    """A Ray task: ``fn(task)`` with the workers' environment set first (before the task imports
+    JAX, which a fresh worker has not). Not a Ray runtime_env: that needs each node's runtime-env
+    agent, which was seen to fail under load and leave the tasks pending for good."""
+    os.environ.update(WORKER_ENV)
+    return fn(task)
+
+
 def _run_on_ray(fn, tasks, address: str, max_retries: int, done) -> None:
     try:
         import ray
@@ -163,11 +171,11 @@ def _run_on_ray(fn, tasks, address: str, max_retries: int, done) -> None:
         ) from e
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, runtime_env={"env_vars": WORKER_ENV}, log_to_driver=False)
+        ray.init(address=address, log_to_driver=False)
     pending: dict = {}
     try:
-        remote = ray.remote(num_cpus=1, max_retries=max_retries)(fn)
-        pending = {remote.remote(task): i for i, task in enumerate(tasks)}
+        remote = ray.remote(num_cpus=1, max_retries=max_retries)(_in_worker_env)
+        pending = {remote.remote(fn, task): i for i, task in enumerate(tasks)}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             i = pending.pop(ready[0])

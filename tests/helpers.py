@@ -10,3 +10,19 @@ F64_EXACT = dict(rtol=1e-10, atol=1e-10)
 
 def assert_close(actual, desired, *, rtol, atol, err_msg=""):
     np.testing.assert_allclose(np.asarray(actual), np.asarray(desired), rtol=rtol, atol=atol, err_msg=err_msg)
+
+
+def loopback_only() -> bool:
+    """True in a network namespace where no interface but loopback is up (a new namespace may
+    still list down tunnel devices such as tunl0 or sit0): nothing sent can leave the machine."""
+    import fcntl
+    import socket
+    import struct
+
+    up = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _, name in socket.if_nameindex():
+            flags = struct.unpack("16sH", fcntl.ioctl(s.fileno(), 0x8913, struct.pack("16sH", name.encode()[:15], 0)))[1]
+            if flags & 0x1:  # SIOCGIFFLAGS, IFF_UP
+                up.append(name)
+    return up == ["lo"]

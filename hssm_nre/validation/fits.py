@@ -113,9 +113,11 @@ def _make_fitter(lik, n_trials: int, *, draws: int, tune: int, target_accept: fl
 
 
 def _laplace(neg_log_post: Callable, u0, max_iter: int = 200):
-    """The mode of ``-neg_log_post`` (L-BFGS from ``u0``) and a square root of the inverse
-    Hessian there (eigenvalues floored, so it is one even where the posterior is not locally
-    Gaussian). Falls back to ``u0`` and the identity when the search ends somewhere not finite.
+    """The mode of ``-neg_log_post`` in these (unconstrained) coordinates, by L-BFGS from ``u0``,
+    and a square root of the inverse Hessian there (eigenvalues floored, so it is one even where
+    the posterior is not locally Gaussian). Falls back to ``u0`` where the search ends somewhere
+    not finite, and to the identity (plain NUTS) where the curvature is not finite. A search cut
+    off at ``max_iter`` still whitens well enough: NUTS's own adaptation does the rest.
     Traceable (runs under ``jax.jit``)."""
     import jax
     import jax.numpy as jnp
@@ -139,11 +141,11 @@ def _laplace(neg_log_post: Callable, u0, max_iter: int = 200):
 
     u, _ = jax.lax.while_loop(going, step, (u0, opt.init(u0)))
     h = jax.hessian(neg_log_post)(u)
-    ok = jnp.all(jnp.isfinite(u)) & jnp.all(jnp.isfinite(h)) & jnp.isfinite(neg_log_post(u))
+    found = jnp.all(jnp.isfinite(u)) & jnp.isfinite(neg_log_post(u))
     w, v = jnp.linalg.eigh(0.5 * (h + h.T))
     chol = v / jnp.sqrt(jnp.clip(w, 1e-2, None))  # chol @ chol.T = H^-1 (curvature floored)
-    eye = jnp.eye(u0.shape[0])
-    return jnp.where(ok, u, u0), jnp.where(ok, chol, eye)
+    curved = found & jnp.all(jnp.isfinite(h)) & jnp.all(jnp.isfinite(chol))
+    return jnp.where(found, u, u0), jnp.where(curved, chol, jnp.eye(u0.shape[0]))
 
 
 def reweight(draws: np.ndarray, log_ratio: np.ndarray) -> dict[str, np.ndarray | float]:

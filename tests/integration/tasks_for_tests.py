@@ -16,12 +16,8 @@ def square(task):
         Path(marker).touch()
         os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(task.get("sleep", 0.0))
-    node = None
-    try:
-        import ray
+    import sys
 
-        if ray.is_initialized():
-            node = ray.get_runtime_context().get_node_id()
-    except ImportError:
-        pass
+    ray = sys.modules.get("ray")  # only in a Ray worker: local workers need not import it
+    node = ray.get_runtime_context().get_node_id() if ray is not None and ray.is_initialized() else None
     return [task["x"] ** 2, os.getpid(), node]

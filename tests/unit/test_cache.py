@@ -239,9 +239,9 @@ def test_a_format_1_entry_is_refused_with_the_upgrade_command_which_keeps_the_ne
     assert cli.main(["cache", "upgrade"]) == 0 and "Nothing to upgrade" in capsys.readouterr().out
 
 
-def test_metadata_updates_and_pins_leave_files_readable_as_new_files_are(tiny_path, tmp_path, isolated_cache):
-    """They are written to a temporary file (owner-only) and renamed over the old one: a shipped
-    network's metadata.json must not become unreadable to other users."""
+def test_entries_metadata_updates_and_pins_are_readable_as_new_files_are(tiny_entry, tiny_path, tmp_path, isolated_cache):
+    """They are written to a temporary file or folder (owner-only) and renamed into place: a
+    cache entry, a shipped network's metadata.json or a pin must not become unreadable to others."""
     import shutil
     import stat
 
@@ -253,6 +253,10 @@ def test_metadata_updates_and_pins_leave_files_readable_as_new_files_are(tiny_pa
     try:
         update_metadata(net, {"note": "x"})
         assert stat.S_IMODE((net / "metadata.json").stat().st_mode) == 0o644
+        entry = _save(tiny_entry, isolated_cache)
+        assert stat.S_IMODE(entry.stat().st_mode) == 0o755
+        cache.pin(entry)
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in (isolated_cache / "ddm").glob("*.json"))
     finally:
         os.umask(old)
     assert json.loads((net / "metadata.json").read_text())["note"] == "x"
