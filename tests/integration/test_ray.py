@@ -14,12 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-if os.environ.get("HSSM_NRE_RAY_TESTS") == "1":
-    import ray  # under ./dev ray a broken install fails, it is not skipped
-else:
-    ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install "hssm-nre[cluster]"')
-
-from tests.helpers import loopback_only  # noqa: E402
+from tests.helpers import loopback_only
 
 #: one CPU per node and a small object store (the namespace's only address is 127.0.0.1)
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
@@ -27,6 +22,10 @@ NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 
 @pytest.fixture(scope="module")
 def cluster():
+    if os.environ.get("HSSM_NRE_RAY_TESTS") == "1":
+        import ray  # noqa: F401  (under ./dev ray a broken install fails, it is not skipped)
+    else:
+        pytest.importorskip("ray", reason='Ray is an optional extra: pip install "hssm-nre[cluster]"')
     if not loopback_only():
         msg = "the Ray tests run in a network namespace of their own, loopback only: ./dev ray"
         if os.environ.get("HSSM_NRE_RAY_TESTS") == "1":
