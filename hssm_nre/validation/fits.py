@@ -57,10 +57,13 @@ def _make_fitter(lik, n_trials: int, *, draws: int, tune: int, target_accept: fl
     lo, hi = jnp.asarray(lo_np), jnp.asarray(hi_np)
     n_params = len(lo_np)
 
+    def to_theta(u):
+        return lo + (hi - lo) * jax.nn.sigmoid(u)
+
     def log_post(u, data):
         """The posterior under the uniform prior on the box, in unconstrained coordinates
         (theta = lo + (hi - lo) sigmoid(u); the prior's Jacobian is the log-sigmoid terms)."""
-        theta = lo + (hi - lo) * jax.nn.sigmoid(u)
+        theta = to_theta(u)
         prior = jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u))
         return lik.logp_sum(theta, data[:, 0], data[:, 1]) + prior
 
@@ -90,7 +93,7 @@ def _make_fitter(lik, n_trials: int, *, draws: int, tune: int, target_accept: fl
         mu, chol = laplace(jnp.asarray(start(data)), d)
         mcmc.run(jax.random.PRNGKey(int(seed)), mu, chol, d, init_params={"z": jnp.zeros(n_params)})
         u = mu + mcmc.get_samples()["z"] @ chol.T
-        return np.asarray(lo + (hi - lo) * jax.nn.sigmoid(u), np.float64)
+        return np.asarray(to_theta(u), np.float64)
 
     it = lik.spec.params.index("t") if "t" in lik.spec.params else None
 
