@@ -57,6 +57,7 @@ __all__ = [
     "default_workers",
     "simulate_dataset",
     "simulate_trials",
+    "simulate_at",
 ]
 
 CHUNK = 100_000
@@ -373,22 +374,11 @@ def simulate_dataset(
         lo, hi = spec.bounds[p]
         if not lo <= val <= hi:
             raise ValueError(f"{p}={val} lies outside {model!r}'s training box [{lo}, {hi}].")
-    sim_theta = simulator_theta(spec, np.asarray([[theta[p] for p in spec.params]], float))[0]
+    values = np.asarray([theta[p] for p in spec.params], float)
     rts, responses = [], []
     kept = 0
-    simulator = ssms.Simulator(model)
-    sim_params = {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)}
     for attempt in range(_TOP_UP_ROUNDS):
-        out = simulator.simulate(
-            sim_params,
-            n_samples=n_trials,
-            random_state=seed + 7919 * attempt,
-            return_option="minimal",
-            delta_t=SIM_DELTA_T,
-            max_t=SIM_MAX_T,
-        )
-        rt = np.asarray(out["rts"], float).ravel()
-        ch = np.asarray(out["choices"]).ravel()
+        rt, ch = simulate_at(spec, values, n_trials, seed=seed + 7919 * attempt)
         ok = recorded(spec, rt, ch, theta.get("t", 0.0))
         rts.append(rt[ok])
         responses.append(ch[ok])
@@ -403,6 +393,27 @@ def simulate_dataset(
     return pd.DataFrame(
         {"rt": np.concatenate(rts)[:n_trials], "response": np.concatenate(responses)[:n_trials]}
     )
+
+
+def simulate_at(
+    spec: ModelSpec, theta: np.ndarray, n: int, *, seed: int, delta_t: float = SIM_DELTA_T
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` raw trials at one parameter vector ``theta`` (model order), in one ssm-simulators
+    call with Euler steps of ``delta_t`` (the boundary correction at that step included).
+    Nothing is dropped: timed-out trials come back at rt ~ max_t + t with a made-up response.
+    Returns ``(rt float64, choice int32)``."""
+    import ssms
+
+    sim_theta = simulator_theta(spec, np.asarray(theta, float)[None], delta_t)[0]
+    out = ssms.Simulator(spec.name).simulate(
+        {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)},
+        n_samples=n,
+        random_state=seed,
+        return_option="minimal",
+        delta_t=delta_t,
+        max_t=SIM_MAX_T,
+    )
+    return np.asarray(out["rts"], float).ravel(), np.asarray(out["choices"], np.int32).ravel()
 
 
 #: simulate_dataset tops up trials lost to max_t for at most this many rounds.

@@ -3,7 +3,8 @@
 Two solvers, one per kind of model:
 
 * **Two-boundary diffusions** (``angle``, ``weibull``, ``ornstein``): PyDDM solves the forward
-  equation on a grid (its implicit solver, ``dx`` about 0.002, ``dt`` = 0.0005 s) for the
+  equation on a grid (its implicit solver, ``dx`` about 0.002, ``dt`` = 0.0005 s, finer as
+  ``a**2`` for boundaries below ``A_FULL_STEP``) for the
   drift (``v``, or ``v - g x`` for the leaky ornstein), unit noise, and the symmetric boundary
   +-b(t) ssm-simulators uses (``a``; ``a - t tan(theta)`` for angle; ``a exp(-(t/beta)^alpha)``
   for weibull), from the start point ``-a + 2 a z``.
@@ -20,7 +21,11 @@ Kou 1997). These networks learn the simulator as it is (no boundary correction i
 so the references move the absorbing boundaries out by c with the start point fixed. The
 races' cut at 0 (``fmax(0, x)`` after each step, a discrete Skorokhod map) likewise acts as a
 reflecting barrier c below 0. Each reference is checked against 500k simulated trials
-(:func:`hssm_nre.validation.references.ks_check`).
+(:func:`hssm_nre.validation.references.ks_check`) simulated with an Euler step that shrinks
+as ``a**2`` for narrow boundaries, the reference shifted for that step: at the training data's
+1 ms and ``a`` below about 0.45, the shift's first-order description leaves a KS distance of up
+to 0.007 (``benchmarks/results/reference_checks.md``), which a network trained on the raw
+1 ms simulator has learned and the reference lacks.
 
 Angle's boundary collapses to 0 at a / tan(theta); ssm-simulators ends every path still
 running then, a point mass with no density, and the shift c only holds while the boundary
@@ -40,6 +45,7 @@ from ..config import SIM_DELTA_T, SIM_MAX_T, model_spec, race_layout
 
 __all__ = [
     "MONITORING_SHIFT",
+    "monitoring_shift",
     "RESOLUTION_FLOOR",
     "RACE_FLOOR",
     "DIFFUSION_MODELS",
@@ -49,11 +55,20 @@ __all__ = [
     "fp_logp",
 ]
 
-#: How far further out discrete monitoring every dt puts an absorbing boundary.
-MONITORING_SHIFT = 0.5826 * math.sqrt(SIM_DELTA_T)
+def monitoring_shift(delta_t: float = SIM_DELTA_T) -> float:
+    """How far further out discrete monitoring every ``delta_t`` puts an absorbing boundary
+    (to first order in sqrt(dt); at ``a`` below about 0.45 the 1 ms simulator's paths end
+    measurably sooner than this shift predicts: ``benchmarks/reference_checks.py --step 1ms``)."""
+    return 0.5826 * math.sqrt(delta_t)
+
+
+#: The shift at the training data's 1 ms step.
+MONITORING_SHIFT = monitoring_shift()
 #: PyDDM's grid (space, time): against WFPT in the DDM limit, within 0.02 nats where the
 #: log-density is above -3 and 0.2 where above -7 (0.03 and 0.3 on PyDDM's default 0.005 grid).
 DX, DT = 0.002, 0.0005
+#: Boundaries below this get a finer time step (:func:`_grid_dt`).
+A_FULL_STEP = 1.5
 #: PyDDM's default grid (``fine=False``, 2-5 times faster) for quick looks; not used by
 #: validation: between draws half a posterior SD apart it moves the log-likelihood difference of
 #: 1,000 ornstein trials by 0.2-0.3 nats against the fine grid.
@@ -100,26 +115,44 @@ def _race_ok(name: str, cfg: dict) -> bool:
 # Two-boundary diffusions (PyDDM)
 
 
-def _collapse_times(model: str, p: dict) -> tuple[float, float]:
+def _collapse_times(model: str, p: dict, delta_t: float = SIM_DELTA_T) -> tuple[float, float]:
     """(start of the band without a reference density, the collapse) for angle; inf otherwise."""
     if model == "angle" and p["theta"] > 0:
         slope = math.tan(p["theta"])
-        return max(p["a"] - COLLAPSE_BAND, 0.0) / slope, p["a"] / slope
+        band = COLLAPSE_BAND * math.sqrt(delta_t / SIM_DELTA_T)
+        return max(p["a"] - band, 0.0) / slope, p["a"] / slope
     return math.inf, math.inf
 
 
-def _grid_dx(a: float, dx: float) -> float:
-    """A space step near ``dx`` that puts the boundary at t = 0 on the grid."""
-    return (a + MONITORING_SHIFT) / math.ceil((a + MONITORING_SHIFT) / dx)
+def _grid_dt(a: float, fine: bool = True) -> float:
+    """PyDDM's time step: ``DT`` for boundaries from ``A_FULL_STEP`` up, finer as ``a**2`` below
+    (its implicit solver is first order in dt, and the decision times scale as ``a**2``)."""
+    if not fine:
+        return DT_COARSE
+    return DT * min(1.0, (a / A_FULL_STEP) ** 2)
+
+
+def _grid_dx(a: float, dx: float, c: float) -> float:
+    """A space step near ``dx`` that puts the boundary (``a`` shifted out by ``c``) at t = 0 on
+    the grid.
+
+    PyDDM aligns the boundary B to its grid as ``ceil(B / dx) * dx``: with dx = B / n exactly,
+    rounding made B / dx come out a hair above n in about half the cases, and the boundary
+    then sat a whole dx further out (at a = 0.411, P(upper) 0.8251 against 0.8257). The step
+    is nudged up by one part in 10^9, so that B / dx stays just below n.
+    """
+    n = math.ceil((a + c) / dx)
+    return (a + c) / n * (1.0 + 1e-9)
 
 
 @lru_cache(maxsize=16)
-def _diffusion_solution(model: str, key: tuple, t_dur: float, fine: bool = True):
+def _diffusion_solution(model: str, key: tuple, t_dur: float, fine: bool = True,
+                        delta_t: float = SIM_DELTA_T):
     import pyddm
 
     logging.getLogger("pyddm").setLevel(logging.ERROR)
     p = dict(key)
-    a, c = p["a"], MONITORING_SHIFT
+    a, c = p["a"], monitoring_shift(delta_t)
     if model == "angle":
         slope = math.tan(p["theta"])
         bound = lambda t: max(a - t * slope + c, 0.0)  # noqa: E731
@@ -145,27 +178,28 @@ def _diffusion_solution(model: str, key: tuple, t_dur: float, fine: bool = True)
         return out
 
     m = pyddm.gddm(drift=drift, noise=1.0, bound=bound, starting_position=start,
-                   nondecision=0.0, mixture_coef=0.0, dx=_grid_dx(a, DX if fine else DX_COARSE),
-                   dt=DT if fine else DT_COARSE, T_dur=t_dur)
+                   nondecision=0.0, mixture_coef=0.0, dx=_grid_dx(a, DX if fine else DX_COARSE, c),
+                   dt=_grid_dt(a, fine), T_dur=t_dur)
     s = m.solve()
     return np.asarray(m.t_domain()), np.asarray(s.pdf("correct")), np.asarray(s.pdf("error"))
 
 
 def diffusion_density(model: str, params: dict, s, choice, t_dur: float | None = None,
-                      fine: bool = True) -> np.ndarray:
+                      fine: bool = True, delta_t: float = SIM_DELTA_T) -> np.ndarray:
     """Density of decision time ``s`` (rt minus t) and ``choice`` (1 upper, -1 lower) for a
-    two-boundary diffusion; 0 for s <= 0 and after angle's collapse, NaN once angle's boundary
-    is below ``COLLAPSE_BAND`` (the point mass at the collapse has no density)."""
+    two-boundary diffusion monitored every ``delta_t``; 0 for s <= 0 and after angle's
+    collapse, NaN once angle's boundary is below ``COLLAPSE_BAND`` (at 1 ms; it scales with
+    sqrt(delta_t)): the point mass at the collapse has no density."""
     s = np.asarray(s, np.float64)
     choice = np.asarray(choice)
     shape_keys = tuple(sorted((k, float(v)) for k, v in params.items() if k != "t"))
     horizon = float(np.nanmax(s, initial=0.0)) + 0.05 if t_dur is None else t_dur
     horizon = min(max(_round_up(horizon), 0.1), SIM_MAX_T)
-    grid, up, lo = _diffusion_solution(model, shape_keys, horizon, fine)
+    grid, up, lo = _diffusion_solution(model, shape_keys, horizon, fine, float(delta_t))
     dens = np.where(choice == 1, np.interp(s, grid, up, right=np.nan), np.interp(s, grid, lo, right=np.nan))
     dens = np.where(s <= 0, 0.0, dens)
-    band, collapse = _collapse_times(model, dict(shape_keys))
-    step = DT if fine else DT_COARSE
+    band, collapse = _collapse_times(model, dict(shape_keys), delta_t)
+    step = _grid_dt(float(params["a"]), fine)
     dens = np.where(s > collapse + step, 0.0, dens)  # every path has ended
     return np.where((s >= band) & (s <= collapse + step), np.nan, dens)
 
@@ -217,9 +251,9 @@ def _accumulator_fs(v: float, b: float, x0: float, s: np.ndarray):
     return f, S
 
 
-def race_density(model: str, params: dict, s, choice) -> np.ndarray:
+def race_density(model: str, params: dict, s, choice, delta_t: float = SIM_DELTA_T) -> np.ndarray:
     """Density of decision time ``s`` and ``choice`` (0..n-1) for a race of independent
-    accumulators reflecting at 0 (ssm-simulators' race models)."""
+    accumulators reflecting at 0 (ssm-simulators' race models), monitored every ``delta_t``."""
     spec = model_spec(model)
     n, zs, extras = race_layout(spec.params, spec.choices)
     if extras:
@@ -227,7 +261,7 @@ def race_density(model: str, params: dict, s, choice) -> np.ndarray:
     s = np.atleast_1d(np.asarray(s, np.float64))
     choice = np.broadcast_to(np.asarray(choice), s.shape).astype(int)
     a = float(params["a"])
-    c = MONITORING_SHIFT
+    c = monitoring_shift(delta_t)
     # in coordinates shifted by c: reflecting at 0 (the cut at 0, c below it), absorbing at a + 2c
     starts = [params[zs[0]] if len(zs) == 1 else params[zs[i]] for i in range(n)] if zs else [0.0] * n
     fs, Ss = zip(*(_accumulator_fs(params[f"v{i}"], a + 2 * c, starts[i] * a + c, s) for i in range(n)))
@@ -241,10 +275,13 @@ def race_density(model: str, params: dict, s, choice) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def fp_logp(model: str, rt, response, theta, *, fine: bool = True) -> np.ndarray:
+def fp_logp(model: str, rt, response, theta, *, fine: bool = True,
+            delta_t: float = SIM_DELTA_T) -> np.ndarray:
     """Per-trial log-density: ``theta`` (..., P) in ssm-simulators order, ``rt``/``response``
     broadcast against ``theta.shape[:-1]``. One solve per distinct parameter vector (t aside);
-    ``fine=False``: PyDDM's coarser default grid."""
+    ``fine=False``: PyDDM's coarser default grid. ``delta_t``: the simulator's Euler step the
+    density is of (the networks learn the 1 ms simulator; smaller steps approach the
+    continuous-time model)."""
     spec = model_spec(model)
     theta = np.asarray(theta, np.float64)
     rt, response = np.broadcast_arrays(np.asarray(rt, np.float64), np.asarray(response))
@@ -264,9 +301,9 @@ def fp_logp(model: str, rt, response, theta, *, fine: bool = True) -> np.ndarray
         sel = inv == k
         params = dict(zip(names, row.tolist()))
         if race:
-            dens[sel] = race_density(model, params, s[sel], response[sel])
+            dens[sel] = race_density(model, params, s[sel], response[sel], delta_t)
         else:
-            dens[sel] = diffusion_density(model, params, s[sel], response[sel], fine=fine)
+            dens[sel] = diffusion_density(model, params, s[sel], response[sel], fine=fine, delta_t=delta_t)
     with np.errstate(divide="ignore"):
         out = np.log(dens)
     return out.reshape(shape)

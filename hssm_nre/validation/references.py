@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..reference import REFERENCE_MODELS, reference_logp
-from ..config import SIM_MAX_T, model_spec
+from ..config import SIM_DELTA_T, SIM_MAX_T, model_spec
 from .fokker_planck import fp_logp, fp_models
 
-__all__ = ["Reference", "reference", "has_reference", "references", "ks_check"]
+__all__ = ["Reference", "reference", "has_reference", "references", "ks_check", "check_step"]
 
 #: Models with a closed-form or quadrature reference, and what it is.
 ANALYTIC = {
@@ -78,7 +78,7 @@ class Reference:
             return WFPT_FLOOR
         return RESOLUTION_FLOOR if self.model in DIFFUSION_MODELS else RACE_FLOOR
 
-    def logp(self, rt, response, theta, *, fine: bool = True) -> np.ndarray:
+    def logp(self, rt, response, theta, *, fine: bool = True, delta_t: float = SIM_DELTA_T) -> np.ndarray:
         """Per-trial log-density of the reference.
 
         Parameters
@@ -89,6 +89,10 @@ class Reference:
             Parameter vectors, shape ``(..., P)``, in ssm-simulators order.
         fine
             For a Fokker-Planck solve: its fine grid (``False``: the coarser one).
+        delta_t
+            For a Fokker-Planck solve: the Euler step of the simulator it describes (the
+            networks learn the 1 ms simulator as it is). The analytic references are of the
+            continuous-time model, which the boundary-corrected simulator approaches at any step.
 
         Returns
         -------
@@ -98,7 +102,7 @@ class Reference:
         theta = np.asarray(theta, np.float64)
         if self.model in ANALYTIC:
             return reference_logp(self.model, rt, response, *np.moveaxis(theta, -1, 0))
-        return fp_logp(self.model, rt, response, theta, fine=fine)
+        return fp_logp(self.model, rt, response, theta, fine=fine, delta_t=delta_t)
 
     def require(self) -> None:
         """Check that the package the reference solves with is installed.
@@ -202,7 +206,21 @@ def reference(model: str) -> Reference:
     return Reference(model, refs[model])
 
 
-def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha: float = 0.01) -> dict:
+def check_step(spec, theta) -> float:
+    """The Euler step :func:`ks_check` simulates with: 1 ms (the training data's) down to
+    ``a`` = 1, then ``1 ms * a**2``, which holds the discretisation error's scale sqrt(dt) / a
+    at its value for ``a`` = 1 (1 ms passes the 500,000-trial band there). ``a`` is the
+    boundary (the threshold for races); models without one keep 1 ms."""
+    if "a" not in spec.params:
+        return SIM_DELTA_T
+    a = float(np.asarray(theta)[spec.params.index("a")])
+    return SIM_DELTA_T * min(1.0, a * a)
+
+
+def ks_check(
+    model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha: float = 0.01,
+    delta_t: float | None = None,
+) -> dict:
     """Check a reference likelihood against simulations (a Kolmogorov-Smirnov distance).
 
     The reference's per-choice (defective) rt CDFs are compared with ``n_trials``
@@ -224,11 +242,16 @@ def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha
         Seed of the simulation.
     alpha
         Level of the Dvoretzky-Kiefer-Wolfowitz band (a union over choices).
+    delta_t
+        Euler step of the simulation. Default (None): :func:`check_step`, the training data's
+        1 ms, made finer for narrow boundaries, where a 1 ms walk's discretisation error
+        (of order sqrt(dt) / a) would outgrow the band of 500,000 trials. The check is of the
+        reference against the continuous-time model, which the simulator approaches as dt -> 0.
 
     Returns
     -------
     dict
-        ``model``, ``theta``, ``n_trials``; ``ks``, the largest distance between the empirical
+        ``model``, ``theta``, ``n_trials``, ``delta_t``; ``ks``, the largest distance between the empirical
         and the reference CDFs; ``band``, the band's half-width, which ``ks`` should stay
         inside; ``passed`` (``ks <= band``); and ``excluded``, the share of trials left out near
         points without a reference density.
@@ -240,14 +263,14 @@ def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha
     MissingExtraError
         The package the reference solves with is not installed.
     """
-    from ..simulate import simulate_trials
+    from ..simulate import simulate_at
 
     spec = model_spec(model)
     ref = reference(model)
     ref.require()
     theta = np.asarray(theta, np.float64)
-    d = simulate_trials(model, np.tile(theta, (n_trials, 1)), seed=seed)
-    rt, resp = d["rt"].to_numpy(np.float64), d["response"].to_numpy()
+    dt = check_step(spec, theta) if delta_t is None else float(delta_t)
+    rt, resp = simulate_at(spec, theta, n_trials, seed=seed, delta_t=dt)
     t = theta[spec.params.index("t")]
     ok = rt - t < SIM_MAX_T - 1e-6  # timed-out trials come back at max_t + t with a made-up response
     # decision times from below 0 (full_ddm's t - st) to the slowest trial
@@ -256,7 +279,7 @@ def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha
     for c in spec.choices:
         x = np.sort(rt[ok & (resp == c)] - t)
         with np.errstate(invalid="ignore", divide="ignore"):
-            dens = np.exp(ref.logp(grid + t, np.full(grid.shape, c), theta))  # 0 outside the support
+            dens = np.exp(ref.logp(grid + t, np.full(grid.shape, c), theta, delta_t=dt))  # 0 outside the support
         bad = ~np.isfinite(dens)
         cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(grid))])
         # leave out trials near a point where the reference has no density (and the grid around it)
@@ -272,5 +295,5 @@ def ks_check(model: str, theta, n_trials: int = 500_000, *, seed: int = 0, alpha
             ref_cdf = np.interp(x_in, grid, cdf)
             worst = max(worst, float(np.max(np.abs(emp - ref_cdf))), float(np.max(np.abs(emp - 1 / n_trials - ref_cdf))))
     band = math.sqrt(math.log(2 * len(spec.choices) / alpha) / (2 * n_trials))
-    return {"model": model, "theta": theta.tolist(), "n_trials": n_trials, "ks": worst, "band": band,
+    return {"model": model, "theta": theta.tolist(), "n_trials": n_trials, "delta_t": dt, "ks": worst, "band": band,
             "passed": bool(worst <= band), "excluded": float(excluded)}

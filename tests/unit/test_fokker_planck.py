@@ -8,7 +8,7 @@ import pytest
 
 from hssm_nre.reference import wfpt_logp
 from hssm_nre.validation.fokker_planck import MONITORING_SHIFT, RESOLUTION_FLOOR, fp_logp, race_density
-from hssm_nre.validation.references import has_reference, ks_check, reference, references
+from hssm_nre.validation.references import check_step, has_reference, ks_check, reference, references
 
 C = MONITORING_SHIFT
 S = np.linspace(0.05, 3.0, 60)
@@ -39,6 +39,32 @@ def test_two_boundary_references_reduce_to_wfpt_in_their_ddm_limit(model, theta)
         bulk, edge = want > -3, (want > RESOLUTION_FLOOR) & (want <= -3)
         assert np.max(np.abs(got - want)[bulk]) < 0.025, (model, choice)  # PyDDM's grid: dx 0.002, dt 0.5 ms
         assert np.max(np.abs(got - want)[edge], initial=0) < 0.25, (model, choice)
+
+
+@pytest.mark.parametrize("v, a, z", [(-1.4, 0.35, 0.8), (0.7, 0.5, 0.4)])
+def test_narrow_boundaries_keep_the_reference_accurate(v, a, z):
+    """Decision times scale as a**2: at a = 0.35-0.5 PyDDM's 0.5 ms step was 0.09 nats off in the
+    bulk and 0.6 at the edge (its CDF 0.0095 off WFPT at a = 0.345); the step now shrinks as a**2."""
+    s = np.linspace(0.01, 1.0, 100)
+    for choice in (1, -1):
+        got = fp_logp("angle", s, np.full_like(s, choice), np.array([v, a, z, 0.0, 0.0]))
+        want = _ddm_with_shifted_bounds(s, choice, v, a, z)
+        bulk, edge = want > -3, (want > RESOLUTION_FLOOR) & (want <= -3)
+        assert np.max(np.abs(got - want)[bulk]) < 0.025, choice
+        assert np.max(np.abs(got - want)[edge], initial=0) < 0.25, choice
+
+
+def test_the_reference_moves_smoothly_with_the_boundary():
+    """PyDDM snaps the boundary up to its grid: a rounding error used to put it a whole dx
+    further out for about half of all boundaries (P(upper) jumped by 6e-4 at a = 0.411)."""
+    from hssm_nre.validation.fokker_planck import _diffusion_solution
+
+    p_up = []
+    for a in np.linspace(0.410, 0.412, 11):
+        key = tuple(sorted(dict(v=0.548, a=float(a), z=0.751, g=0.0).items()))
+        grid, up, _ = _diffusion_solution("ornstein", key, 2.0)
+        p_up.append(np.trapezoid(up, grid))
+    assert np.max(np.abs(np.diff(p_up))) < 1e-4, np.diff(p_up)
 
 
 def test_a_leak_a_collapse_and_a_decay_change_the_density():
@@ -103,8 +129,21 @@ def test_references_cover_the_ddm_family_the_pyddm_models_and_the_races():
         ("angle", [0.5, 1.0, 0.7, 0.2, -0.1]),  # an expanding boundary
         ("weibull", [0.5, 1.5, 0.5, 0.2, 4.0, 0.4]),  # a steep collapse
         ("race_no_z_3", [0.3, 0.2, 0.5, 1.0, 0.3]),  # slow drifts from 0: the barrier matters
+        # narrow boundaries: simulated with check_step's finer Euler step (at 1 ms these missed)
+        ("ddm", [-1.381, 0.336, 0.83, 1.459]),
+        ("angle", [-1.381, 0.345, 0.83, 1.459, 1.209]),
+        ("ornstein", [0.548, 0.411, 0.751, 0.213, 1.088]),
     ],
 )
 def test_each_reference_matches_500k_simulated_trials(model, theta):
     r = ks_check(model, theta, 500_000)
     assert r["passed"], r
+
+
+def test_the_simulation_check_refines_its_step_for_narrow_boundaries():
+    from hssm_nre.config import model_spec
+
+    assert check_step(model_spec("ddm"), [0.5, 2.0, 0.5, 0.3]) == 0.001
+    assert check_step(model_spec("ddm"), [0.5, 0.5, 0.5, 0.3]) == pytest.approx(0.00025)
+    assert check_step(model_spec("race_no_bias_3"), [1.0, 1.0, 1.0, 0.4, 0.5, 0.2]) == pytest.approx(1.6e-4)
+    assert check_step(model_spec("lba2"), [0.3, 0.5, 0.5, 0.3]) == 0.001  # no boundary a
