@@ -207,10 +207,24 @@ def reference(model: str) -> Reference:
 
 
 def check_step(spec, theta) -> float:
-    """The Euler step :func:`ks_check` simulates with: 1 ms (the training data's) down to
-    ``a`` = 1, then ``1 ms * a**2``, which holds the discretisation error's scale sqrt(dt) / a
-    at its value for ``a`` = 1 (1 ms passes the 500,000-trial band there). ``a`` is the
-    boundary (the threshold for races); models without one keep 1 ms."""
+    """The Euler step :func:`ks_check` simulates with.
+
+    1 ms (the training data's) for boundaries ``a`` from 1 up, ``1 ms * a**2`` below: the
+    discretisation error's scale, sqrt(dt) / a, then stays at its value for ``a`` = 1, where
+    1 ms passes the 500,000-trial band. ``a`` is the boundary (the threshold for races).
+
+    Parameters
+    ----------
+    spec
+        The model's :class:`~hssm_nre.config.ModelSpec`.
+    theta
+        One parameter vector, in ssm-simulators order.
+
+    Returns
+    -------
+    float
+        The step in seconds; 1 ms for models without a parameter ``a``.
+    """
     if "a" not in spec.params:
         return SIM_DELTA_T
     a = float(np.asarray(theta)[spec.params.index("a")])
