@@ -217,15 +217,21 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int) -> float:
     if has_reference(lik.spec.name):
         from .tasks import dataset
 
-        # the reference at every draw: one timed evaluation (a numerical solve for most)
-        d = dataset(lik.spec, 200, s.seed, 0)
-        per_draw = 0.0
-        if d is not None:
-            ref = reference(lik.spec.name)
-            ref.total_logp(d[0][None], d[1])  # compiles / warms up
+        # the reference at every draw: timed evaluations (a numerical solve for most, whose cost
+        # varies several-fold across the box: narrow boundaries need a finer time step), averaged
+        # over the first datasets' parameter vectors
+        ref = reference(lik.spec.name)
+        times = []
+        for i in range(3):
+            d = dataset(lik.spec, 200, s.seed, i)
+            if d is None:
+                continue
+            if not times:
+                ref.total_logp(d[0][None], d[1])  # compiles / warms up
             t0 = time.perf_counter()
-            ref.total_logp(d[0][None] * (1 + 1e-9), d[1])  # another vector: no cached solve
-            per_draw = time.perf_counter() - t0
+            ref.total_logp(d[0][None] * (1 + 1e-9), d[1])  # a vector not solved before
+            times.append(time.perf_counter() - t0)
+        per_draw = float(np.mean(times)) if times else 0.0
         for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
             total += k * ((s.tune + s.fidelity_draws) * 12 * grad_seconds(n) + s.fidelity_draws * per_draw)
     n_fits = s.sbc_datasets + (sum(s.fidelity_datasets) if has_reference(lik.spec.name) else 0)
