@@ -42,6 +42,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..config import SIM_DELTA_T, SIM_MAX_T, model_spec, race_layout
+from ..simulate import BGK_BETA
 
 __all__ = [
     "MONITORING_SHIFT",
@@ -56,10 +57,11 @@ __all__ = [
 ]
 
 def monitoring_shift(delta_t: float = SIM_DELTA_T) -> float:
-    """How far further out discrete monitoring every ``delta_t`` puts an absorbing boundary
-    (to first order in sqrt(dt); at ``a`` below about 0.45 the 1 ms simulator's paths end
-    measurably sooner than this shift predicts: ``benchmarks/reference_checks.py --step 1ms``)."""
-    return 0.5826 * math.sqrt(delta_t)
+    """How far further out discrete monitoring every ``delta_t`` puts an absorbing boundary: the
+    shift the training simulations correct for (:data:`hssm_nre.simulate.BGK_BETA`), to first
+    order in sqrt(dt). At ``a`` below about 0.45 the 1 ms simulator's paths end measurably
+    sooner than this predicts (the "at 1 ms" columns of ``benchmarks/results/reference_checks.md``)."""
+    return BGK_BETA * math.sqrt(delta_t)
 
 
 #: The shift at the training data's 1 ms step.
@@ -78,8 +80,10 @@ DX_COARSE, DT_COARSE = 0.005, 0.001
 RESOLUTION_FLOOR = -7.0
 #: Cells of the accumulator grid of a race (spectral in time, second order in space).
 N_CELLS = 400
-#: Angle: no reference density once the boundary is below this (the shift c no longer holds).
-COLLAPSE_BAND = 3 * math.sqrt(SIM_DELTA_T)
+#: Angle: no reference density once the boundary is below this many sqrt(dt) (the shift c no
+#: longer holds there).
+COLLAPSE_SQRT_DT = 3.0
+COLLAPSE_BAND = COLLAPSE_SQRT_DT * math.sqrt(SIM_DELTA_T)
 #: Races: the eigen-expansion's accuracy ends about here (log-density; 0.05 nats above -25).
 RACE_FLOOR = -20.0
 
@@ -119,7 +123,7 @@ def _collapse_times(model: str, p: dict, delta_t: float = SIM_DELTA_T) -> tuple[
     """(start of the band without a reference density, the collapse) for angle; inf otherwise."""
     if model == "angle" and p["theta"] > 0:
         slope = math.tan(p["theta"])
-        band = COLLAPSE_BAND * math.sqrt(delta_t / SIM_DELTA_T)
+        band = COLLAPSE_SQRT_DT * math.sqrt(delta_t)
         return max(p["a"] - band, 0.0) / slope, p["a"] / slope
     return math.inf, math.inf
 
