@@ -292,6 +292,7 @@ def cmd_validate(args) -> int:
         workers=0 if args.no_ray else args.workers,
         out=args.out,
         write_metadata=not args.no_metadata,
+        baseline=args.baseline,
     )
     print(f"{report.model}: {report.status.upper()} - {report.summary}")
     print(f"Record: {report.record}" + ("" if report.metadata_updated else " (the network's metadata was not changed)"))
@@ -558,6 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-ray", action="store_true", help="fit in this process, one dataset after another")
     v.add_argument("--out", help="folder of the record and checkpoint (default: the network's folder if writable)")
     v.add_argument("--no-metadata", action="store_true", help="do not record the verdict in the network's metadata")
+    v.add_argument("--baseline", metavar="LAN.onnx",
+                   help="a LAN (the ONNX file hssm.HSSM(loglik=..., loglik_kind='approx_differentiable') takes) "
+                        "fitted to the same calibration datasets and reported beside the network (not in the verdict)")
     v.set_defaults(func=cmd_validate)
 
     c = sub.add_parser("compare", help="fit simulated DDM data with NRE and analytic WFPT")

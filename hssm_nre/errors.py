@@ -26,6 +26,7 @@ __all__ = [
     "MissingExtraError",
     "InvalidDataError",
     "ParameterOutOfBoundsError",
+    "BaselineError",
     "NREWarning",
     "CacheEntryWarning",
     "PriorOutsideBoxWarning",
@@ -181,6 +182,14 @@ class ParameterOutOfBoundsError(NREError, ValueError):
 
     Raised when a fixed parameter value lies outside the box, or when ``bounds`` given to HSSM
     would widen the box (they may only narrow it).
+    """
+
+
+class BaselineError(NREError, ValueError):
+    """The baseline likelihood given to :func:`hssm_nre.validate` cannot be used.
+
+    Raised before any fit when the file is missing, is not an ONNX network, or takes inputs of
+    another width than the model's parameters plus rt and response.
     """
 
 

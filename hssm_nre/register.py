@@ -302,3 +302,49 @@ def install() -> None:
 
         if getattr(hssm_dist.ensure_positive_ndt, "_hssm_nre_original", None) is None:
             hssm_dist.ensure_positive_ndt = _ensure_positive_ndt_at_support(hssm_dist.ensure_positive_ndt)
+
+
+def lan_logp(path: str | Path, n_params: int):
+    """A LAN's per-trial log-likelihood as ``hssm.HSSM(..., loglik=path,
+    loglik_kind="approx_differentiable")`` evaluates it, for side-by-side comparisons.
+
+    HSSM's own ONNX-to-JAX translation of the network (``hssm.distribution_utils.onnx``, input
+    row: the ``n_params`` parameters in model order, rt, response) and HSSM's floor (-66.1) for
+    trials at or before ``t`` when ``t_index`` is given.
+
+    Parameters
+    ----------
+    path
+        An ONNX file.
+    n_params
+        The model's number of parameters.
+
+    Returns
+    -------
+    callable
+        ``f(theta (P,), rt (n,), response (n,), t_index=None) -> (n,)``, traceable by JAX.
+    """
+    import jax.numpy as jnp
+
+    try:
+        from hssm.distribution_utils.dist import LOGP_LB
+        from hssm.distribution_utils.onnx import make_jax_logp_funcs_from_onnx
+    except ImportError as e:
+        import hssm
+
+        raise HSSMCompatibilityError(
+            f"a LAN baseline needs hssm.distribution_utils.onnx.make_jax_logp_funcs_from_onnx and "
+            f"hssm.distribution_utils.dist.LOGP_LB, which hssm {hssm.__version__} lacks ({e}); hssm_nre "
+            f"was written for hssm {', '.join(SUPPORTED_HSSM)}."
+        ) from e
+
+    vmapped, _ = make_jax_logp_funcs_from_onnx(str(path), params_is_reg=[False] * n_params, return_jit=False)
+
+    def logp(theta, rt, response, t_index=None):
+        data = jnp.stack([rt, response], axis=1)
+        out = jnp.reshape(vmapped(data, *[theta[i] for i in range(n_params)]), (-1,))
+        if t_index is None:
+            return out
+        return jnp.where(rt - theta[t_index] <= 1e-15, float(LOGP_LB), out)
+
+    return logp

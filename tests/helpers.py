@@ -26,3 +26,19 @@ def loopback_only() -> bool:
             if flags & 0x1:  # SIOCGIFFLAGS, IFF_UP
                 up.append(name)
     return up == ["lo"]
+
+
+def toy_lan(path, width: int, slope: float = 0.0, intercept: float = -1.0) -> None:
+    """Write a toy LAN as ONNX: log-likelihood = slope * sum(row) + intercept for an input row
+    of ``width`` (the parameters, rt, response), HSSM's LAN layout."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.full((width, 1), slope, np.float32), "W")
+    b = numpy_helper.from_array(np.full((1,), intercept, np.float32), "B")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W", "B"], ["y"])], "toy_lan",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])], [w, b],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))

@@ -140,7 +140,7 @@ def _laplace(neg_log_post: Callable, u0, max_iter: int = 200):
         _, state = carry
         k = otu.tree_get(state, "count")
         g = otu.tree_get(state, "grad")
-        return (k == 0) | ((k < max_iter) & (otu.tree_l2_norm(g) >= 1e-4) & jnp.all(jnp.isfinite(g)))
+        return (k == 0) | ((k < max_iter) & (otu.tree_norm(g) >= 1e-4) & jnp.all(jnp.isfinite(g)))
 
     u, _ = jax.lax.while_loop(going, step, (u0, opt.init(u0)))
     h = jax.hessian(neg_log_post)(u)

@@ -37,8 +37,9 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str)
                   f"{unconv.get('sbc', 0)} of {unconv.get('sbc_fits', 0)} calibration fits, "
                   f"{unconv.get('fidelity', 0)} posterior comparisons.", ""]
     sbc = f.get("sbc")
+    base = f.get("baseline")
     if sbc:
-        plots = _sbc_plot(rows, params, out)
+        plots = _sbc_plot(rows, params, out, base)
         lines += [
             f"## Calibration: {sbc['datasets']} datasets of {sbc['trials']} trials, parameters from the prior",
             "",
@@ -55,6 +56,8 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str)
         se = ", ".join(f"{lv:.0%}: {np.sqrt(lv * (1 - lv) / sbc['datasets']):.3f}" for lv in LEVELS)
         lines += ["", f"Monte Carlo SE of the coverages: {se}. Coverage misses: "
                   + ("; ".join(sbc["coverage_misses"]) or "none") + ".", "", f"![SBC]({plots.name})", ""]
+    if base:
+        lines += _baseline_lines(sbc, base, params)
     norm = f.get("normalisation", {})
     if norm:
         lines += ["## Normalisation", ""]
@@ -102,7 +105,35 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str)
     return path
 
 
-def _sbc_plot(rows: list[dict], params: list[str], out: Path) -> Path:
+def _baseline_lines(sbc: dict | None, base: dict, params: list[str]) -> list[str]:
+    """The LAN beside the network, on the same calibration datasets."""
+    lines = [
+        f"## Beside it: the LAN {base['file']} on the same datasets",
+        "",
+        f"The same {base['datasets']} calibration datasets of {base['trials']} trials, prior, sampler and seeds, "
+        f"with the likelihood `hssm.HSSM(..., loglik=\"{base['file']}\", loglik_kind=\"approx_differentiable\")` "
+        f"uses (sha256 {base['sha256'][:12]}; {base['unconverged']} stuck chains left out). Each cell: "
+        "network / LAN.",
+        "",
+        "| parameter | SBC: max ECDF gap / 99 % band | " + " | ".join(f"coverage {lv:.0%}" for lv in LEVELS)
+        + " | correlation | RMSE / prior SD |",
+        "|---|---|" + "---|" * len(LEVELS) + "---|",
+    ]
+
+    def pair(key, p, fmt=".2f", sub=None):
+        get = (lambda d: d[key][sub][p]) if sub is not None else (lambda d: d[key][p])
+        return (f"{get(sbc):{fmt}}" if sbc else "-") + f" / {get(base):{fmt}}"
+
+    for p in params:
+        cov = " | ".join(pair("coverage", p, sub=str(lv)) for lv in LEVELS)
+        lines.append(f"| {p} | {pair('band_exceedance', p)} | {cov} | {pair('correlation', p)} | "
+                     f"{pair('rmse_over_prior_sd', p)} |")
+    lines += ["", "LAN: ranks outside the band for " + (", ".join(base["outside_band"]) or "no parameter")
+              + "; coverage misses: " + ("; ".join(base["coverage_misses"]) or "none") + ".", ""]
+    return lines
+
+
+def _sbc_plot(rows: list[dict], params: list[str], out: Path, baseline: dict | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,10 +147,18 @@ def _sbc_plot(rows: list[dict], params: list[str], out: Path) -> Path:
     for ax, j in zip(axes[0], range(len(params))):
         z, d = ecdf_difference(ranks[:, j], n_ranks)
         ax.fill_between(z, -band, band, color="0.85", label="99 % band")
-        ax.plot(z, d, color="darkblue" if np.all(np.abs(d) <= band) else "crimson")
+        ax.plot(z, d, color="darkblue" if np.all(np.abs(d) <= band) else "crimson", label="network")
         ax.axhline(0, color="0.5", lw=0.5)
         ax.set_title(params[j])
         ax.set_xlabel("fractional rank")
+    if baseline is not None:  # the LAN's ranks on the same datasets
+        lan = [r for r in rows if r["study"] == "baseline" and r.get("baseline_sha256") == baseline["sha256"]
+               and "skipped" not in r and r.get("distinct", 1.0) >= 0.5]
+        lan_ranks = np.array([r["rank"] for r in lan])
+        lan_band = simultaneous_band(len(lan), min(r["n_ranks"] for r in lan), alpha=0.01)
+        for ax, j in zip(axes[0], range(len(params))):
+            z, d = ecdf_difference(lan_ranks[:, j], min(r["n_ranks"] for r in lan))
+            ax.plot(z, d * band / lan_band, color="darkorange", ls="--", label=f"LAN ({baseline['file']})")
     axes[0][0].set_ylabel("ECDF - uniform")
     axes[0][0].legend(loc="lower left", fontsize=7)
     fig.tight_layout()

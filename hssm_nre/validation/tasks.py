@@ -49,11 +49,20 @@ def run_task(task: dict) -> list[dict]:
             f"(sha256 {lik.sha256[:12]}, expected {task['sha256'][:12]})."
         )
     n, study = task["n_trials"], task["study"]
-    fit = fitter(lik, n, draws=task["draws"], tune=task["tune"])
+    fit_lik = lik
+    if study == "baseline":  # the same datasets, fitted with the LAN beside the network
+        from .baseline import load_baseline
+
+        fit_lik = load_baseline(task["baseline"], lik.spec)
+        if fit_lik.sha256 != task["baseline_sha256"]:
+            raise RuntimeError(f"the baseline {task['baseline']} changed during the validation run.")
+    fit = fitter(fit_lik, n, draws=task["draws"], tune=task["tune"])
     out = []
     for index in task["indices"]:
         d = dataset(lik.spec, n, task["seed"], index)
         row = {"study": study, "n_trials": n, "index": index}
+        if study == "baseline":
+            row["baseline_sha256"] = task["baseline_sha256"]
         if d is None:
             out.append(row | {"skipped": "the simulator gave too few trials before max_t"})
             continue
@@ -66,7 +75,7 @@ def run_task(task: dict) -> list[dict]:
             # a chain stuck on a few points (step size collapsed) has few distinct draws
             "distinct": float(len(np.unique(draws, axis=0)) / len(draws)),
         }
-        if study == "sbc":
+        if study in ("sbc", "baseline"):
             row["rank"] = ranks(draws, theta, task["n_ranks"]).tolist()
             row["n_ranks"] = int(min(task["n_ranks"], len(draws)))
             row["covered"] = {

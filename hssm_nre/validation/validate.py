@@ -174,13 +174,16 @@ class ValidationReport:
     metadata_updated: bool = False
 
 
-def _tasks(lik, s: ValidationSettings, weights: str) -> list[dict]:
+def _tasks(lik, s: ValidationSettings, weights: str, baseline=None) -> list[dict]:
     base = {"weights": weights, "kind": lik.kind, "sha256": lik.sha256, "seed": s.seed}
-    tasks = [
-        base | {"study": "sbc", "n_trials": s.sbc_trials, "draws": s.draws, "tune": s.tune,
-                "n_ranks": s.n_ranks, "indices": idx}
-        for idx in chunks(range(s.sbc_datasets), s.chunk)
-    ]
+    sbc = {"n_trials": s.sbc_trials, "draws": s.draws, "tune": s.tune, "n_ranks": s.n_ranks}
+    tasks = [base | sbc | {"study": "sbc", "indices": idx} for idx in chunks(range(s.sbc_datasets), s.chunk)]
+    if baseline is not None:  # the same calibration datasets, fitted with the LAN
+        tasks += [
+            base | sbc | {"study": "baseline", "baseline": baseline.path, "baseline_sha256": baseline.sha256,
+                          "indices": idx}
+            for idx in chunks(range(s.sbc_datasets), s.chunk)
+        ]
     if has_reference(lik.spec.name):
         for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
             per = max(1, min(s.chunk, 2_000 // n))  # big datasets: smaller chunks, spread over workers
@@ -193,18 +196,18 @@ def _tasks(lik, s: ValidationSettings, weights: str) -> list[dict]:
 
 
 def _row_key(row: dict) -> tuple:
-    return (row["study"], row["n_trials"], row["index"])
+    return (row["study"], row["n_trials"], row["index"], row.get("baseline_sha256"))
 
 
-def _estimate_seconds(lik, s: ValidationSettings, workers: int) -> float:
+def _estimate_seconds(lik, s: ValidationSettings, workers: int, baseline=None) -> float:
     """Seconds for the run's fits: one gradient timed per trial count, times the leapfrog steps
     of a typical NUTS run (about 12 per iteration), plus each fit's fixed cost (the mode search,
     NUTS's start: about 2.5 s) and each worker's compilation per trial count (about 15 s), over
     the workers. Measured against the DDM's default run: 16 min estimated, 18 min taken."""
     import jax
 
-    def grad_seconds(n):
-        data = np.column_stack([np.full(n, 0.8), np.ones(n)])
+    def grad_seconds(n, lik=lik):
+        data = np.column_stack([np.full(n, 0.8), np.full(n, float(lik.spec.choices[-1]))])
         theta = np.asarray([(lo + hi) / 2 for lo, hi in zip(lik.spec.lower, lik.spec.upper)])
         g = jax.jit(jax.value_and_grad(lambda th: lik.logp_sum(th, data[:, 0], data[:, 1])))
         jax.block_until_ready(g(theta))
@@ -214,6 +217,10 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int) -> float:
         return (time.perf_counter() - t0) / 5
 
     total = s.sbc_datasets * (s.tune + s.draws) * 12 * grad_seconds(s.sbc_trials)
+    n_fits = s.sbc_datasets
+    if baseline is not None:
+        total += s.sbc_datasets * (s.tune + s.draws) * 12 * grad_seconds(s.sbc_trials, baseline)
+        n_fits *= 2
     if has_reference(lik.spec.name):
         from .tasks import dataset
 
@@ -234,8 +241,8 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int) -> float:
         per_draw = float(np.mean(times)) if times else 0.0
         for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
             total += k * ((s.tune + s.fidelity_draws) * 12 * grad_seconds(n) + s.fidelity_draws * per_draw)
-    n_fits = s.sbc_datasets + (sum(s.fidelity_datasets) if has_reference(lik.spec.name) else 0)
-    sizes = 1 + (len(s.fidelity_trials) if has_reference(lik.spec.name) else 0)
+    n_fits += sum(s.fidelity_datasets) if has_reference(lik.spec.name) else 0
+    sizes = 1 + (baseline is not None) + (len(s.fidelity_trials) if has_reference(lik.spec.name) else 0)
     return (total + 2.5 * n_fits) / max(workers, 1) + 15.0 * sizes + 30.0
 
 
@@ -250,6 +257,7 @@ def validate(
     out: str | os.PathLike | None = None,
     progress: bool = True,
     write_metadata: bool = True,
+    baseline: str | os.PathLike | None = None,
 ) -> ValidationReport:
     """Validate a network: how far its posteriors are from the truth.
 
@@ -280,6 +288,11 @@ def validate(
     write_metadata
         Record the verdict in the network's metadata (when its folder is writable; never for a
         partial run).
+    baseline
+        A LAN (the ``.onnx`` file ``hssm.HSSM(..., loglik=FILE, loglik_kind="approx_differentiable")``
+        takes) fitted to the same calibration datasets, with the same prior, sampler and seeds;
+        its calibration and recovery are reported beside the network's
+        (:mod:`hssm_nre.validation.baseline`). It does not enter the verdict.
 
     Returns
     -------
@@ -293,6 +306,8 @@ def validate(
         (``pip install "hssm-nre[validation]"``); checked before any fit.
     UnknownModelError, UnsupportedModelError, NetworkNotFoundError, WrongModelError
         As :func:`hssm_nre.loglik`.
+    BaselineError
+        ``baseline`` is missing, not ONNX, or not a LAN for the model; checked before any fit.
     TrainingInterrupted
         Ctrl-C or SIGTERM stopped the run; the finished fits are in the checkpoint.
 
@@ -315,6 +330,10 @@ def validate(
     lik = loglik(model, weights=weights, kind=kind)
     if has_reference(lik.spec.name):
         reference(lik.spec.name).require()
+    if baseline is not None:
+        from .baseline import load_baseline
+
+        baseline = load_baseline(baseline, lik.spec)
     entry = load_entry(lik.path, check_spec=False)
     name = lik.spec.name
     folder = Path(lik.path)
@@ -322,11 +341,11 @@ def validate(
     out = Path(out) if out is not None else (folder if writable else Path(f"validation-{name}-{lik.sha256[:8]}"))
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / f"validation_{s.key()}_{lik.kind}.jsonl"
-    tasks = _tasks(lik, s, str(folder))
+    tasks = _tasks(lik, s, str(folder), baseline)
     done = _load_checkpoint(checkpoint, lik.sha256)
     todo = []
     for t in tasks:
-        left = [i for i in t["indices"] if (t["study"], t["n_trials"], i) not in done]
+        left = [i for i in t["indices"] if (t["study"], t["n_trials"], i, t.get("baseline_sha256")) not in done]
         if left:
             todo.append(t | {"indices": left})
     # longest first (trials x fits x iterations): the big fidelity fits no longer run last, alone,
@@ -335,9 +354,10 @@ def validate(
     n_fits = sum(len(t["indices"]) for t in todo)
     n_workers = 1 if workers == 0 else (workers or os.cpu_count() or 1)
     if progress:
-        est = _estimate_seconds(lik, s, n_workers) if n_fits else 0.0
+        est = _estimate_seconds(lik, s, n_workers, baseline) if n_fits else 0.0
         print(
-            f"Validating the {name!r} network {folder} ({lik.kind} likelihood): {n_fits} fits to run"
+            f"Validating the {name!r} network {folder} ({lik.kind} likelihood"
+            f"{', the LAN ' + Path(baseline.path).name + ' beside it' if baseline else ''}): {n_fits} fits to run"
             f" ({len(done)} already in {checkpoint.name}); about {est / 60:.0f} min with {n_workers} "
             f"worker(s){' on ' + address if address else ''}.",
             file=sys.stderr,
@@ -358,7 +378,7 @@ def validate(
             run_tasks(run_task, todo, address=address, workers=workers, on_result=record,
                       units=lambda t: len(t["indices"]), desc=f"validating {name}", progress=progress)
     rows = list(_load_checkpoint(checkpoint, lik.sha256).values())
-    figures = _summarise(lik, entry, s, rows, progress=progress)
+    figures = _summarise(lik, entry, s, rows, progress=progress, baseline=baseline)
     status, summary = _verdict(lik, figures, s)
     report = ValidationReport(name, lik.sha256, status, summary, figures)
     report.record = write_report(report, lik, s, rows, out, VERDICT_RULES)
@@ -392,11 +412,9 @@ def _load_checkpoint(path: Path, sha256: str) -> dict[tuple, dict]:
     return out
 
 
-def _summarise(lik, entry, s: ValidationSettings, rows: list[dict], *, progress: bool) -> dict:
+def _summarise(lik, entry, s: ValidationSettings, rows: list[dict], *, progress: bool, baseline=None) -> dict:
     spec = lik.spec
     params = list(spec.params)
-    lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
-    prior_sd = (hi - lo) / np.sqrt(12.0)
     figures: dict = {"params": params}
     fitted = [r for r in rows if r["study"] == "sbc" and "skipped" not in r]
     sbc = [r for r in fitted if converged(r)]
@@ -404,25 +422,15 @@ def _summarise(lik, entry, s: ValidationSettings, rows: list[dict], *, progress:
                               "fidelity": sum(not converged(r) for r in rows
                                               if r["study"] == "fidelity" and "skipped" not in r)}
     if sbc:
-        ranks_ = np.array([r["rank"] for r in sbc])
-        n_ranks = min(r["n_ranks"] for r in sbc)
-        band = simultaneous_band(len(sbc), n_ranks, alpha=0.01)
-        worst = []
-        for j in range(len(params)):
-            _, d = ecdf_difference(ranks_[:, j], n_ranks)
-            worst.append(float(np.max(np.abs(d) / band)))
-        cov = {float(level): np.mean([r["covered"][str(level)] for r in sbc], axis=0) for level in LEVELS}
-        truths = np.array([r["truth"] for r in sbc])
-        rec = recovery(np.array([r["mean"] for r in sbc]), np.array([r["sd"] for r in sbc]), truths, prior_sd)
-        figures["sbc"] = {
-            "datasets": len(sbc),
-            "trials": s.sbc_trials,
-            "skipped": sum("skipped" in r for r in rows if r["study"] == "sbc"),
-            "band_exceedance": dict(zip(params, worst)),  # max |ECDF diff| / band half-width (> 1: outside)
-            "outside_band": [p for p, w in zip(params, worst) if w > 1.0],
-            "coverage": {str(k): dict(zip(params, v.tolist())) for k, v in cov.items()},
-            "coverage_misses": coverage_misses(cov, len(sbc), params),
-        } | {k: dict(zip(params, np.round(v, 4).tolist())) for k, v in rec.items()}
+        figures["sbc"] = _calibration(spec, sbc, s.sbc_trials) | {
+            "skipped": sum("skipped" in r for r in rows if r["study"] == "sbc")}
+    if baseline is not None:
+        mine = [r for r in rows if r["study"] == "baseline" and r.get("baseline_sha256") == baseline.sha256
+                and "skipped" not in r]
+        ok = [r for r in mine if converged(r)]
+        if ok:
+            figures["baseline"] = _calibration(spec, ok, s.sbc_trials) | {
+                "file": Path(baseline.path).name, "sha256": baseline.sha256, "unconverged": len(mine) - len(ok)}
     if progress:
         print("Normalisation and per-trial error ...", file=sys.stderr)
     figures["normalisation"] = _normalisation(entry, lik, s)
@@ -430,6 +438,31 @@ def _summarise(lik, entry, s: ValidationSettings, rows: list[dict], *, progress:
         figures["per_trial"] = _per_trial(lik, s)
         figures["fidelity"] = _fidelity(rows, params)
     return figures
+
+
+def _calibration(spec, fits: list[dict], trials: int) -> dict:
+    """Calibration and recovery over converged fits of the calibration datasets."""
+    params = list(spec.params)
+    lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
+    prior_sd = (hi - lo) / np.sqrt(12.0)
+    ranks_ = np.array([r["rank"] for r in fits])
+    n_ranks = min(r["n_ranks"] for r in fits)
+    band = simultaneous_band(len(fits), n_ranks, alpha=0.01)
+    worst = []
+    for j in range(len(params)):
+        _, d = ecdf_difference(ranks_[:, j], n_ranks)
+        worst.append(float(np.max(np.abs(d) / band)))
+    cov = {float(level): np.mean([r["covered"][str(level)] for r in fits], axis=0) for level in LEVELS}
+    truths = np.array([r["truth"] for r in fits])
+    rec = recovery(np.array([r["mean"] for r in fits]), np.array([r["sd"] for r in fits]), truths, prior_sd)
+    return {
+        "datasets": len(fits),
+        "trials": trials,
+        "band_exceedance": dict(zip(params, worst)),  # max |ECDF diff| / band half-width (> 1: outside)
+        "outside_band": [p for p, w in zip(params, worst) if w > 1.0],
+        "coverage": {str(k): dict(zip(params, v.tolist())) for k, v in cov.items()},
+        "coverage_misses": coverage_misses(cov, len(fits), params),
+    } | {k: dict(zip(params, np.round(v, 4).tolist())) for k, v in rec.items()}
 
 
 def _normalisation(entry, lik, s: ValidationSettings) -> dict:

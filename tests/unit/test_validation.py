@@ -120,3 +120,32 @@ def test_the_fits_whitening_finds_the_mode_and_curvature_and_falls_back_when_it_
     u, chol = _laplace(lambda x: jnp.sum(x**2) * jnp.nan, u0)
     np.testing.assert_array_equal(u, u0)
     np.testing.assert_array_equal(chol, jnp.eye(3))
+
+
+def test_a_lan_baseline_is_evaluated_as_hssm_does_and_checked_before_any_fit(tiny_path, tmp_path):
+    """The LAN is HSSM's translation of the ONNX file with HSSM's floor at rt <= t; a missing
+    file, a file that is not ONNX and a LAN for another model stop validate before any fit."""
+    from hssm_nre.config import model_spec
+    from hssm_nre.errors import BaselineError
+    from hssm_nre.validation import ValidationSettings, validate
+    from hssm_nre.validation.baseline import load_baseline
+    from tests.helpers import toy_lan
+
+    toy_lan(tmp_path / "lan.onnx", 6, slope=0.5, intercept=-1.0)
+    b = load_baseline(tmp_path / "lan.onnx", model_spec("ddm"))
+    theta = np.array([0.5, 1.2, 0.5, 0.3])
+    rt, resp = np.array([0.8, 1.5, 0.2]), np.array([1.0, -1.0, 1.0])
+    want = 0.5 * (theta.sum() + rt + resp) - 1.0
+    want[2] = -66.1  # rt <= t: HSSM's floor
+    np.testing.assert_allclose(np.asarray(b._logp(theta, rt, resp, 3)), want, rtol=1e-5)
+    np.testing.assert_allclose(float(b.logp_sum(theta, rt, resp)), want.sum(), rtol=1e-5)
+
+    toy_lan(tmp_path / "race.onnx", 8)
+    (tmp_path / "junk.onnx").write_bytes(b"not a network")
+    out = tmp_path / "out"
+    for bad, match in [(tmp_path / "none.onnx", "no such file"), (tmp_path / "junk.onnx", "not an ONNX network"),
+                       (tmp_path / "race.onnx", r"width 8; a LAN for 'ddm' takes 6")]:
+        with pytest.raises(BaselineError, match=match):
+            validate(None, weights=tiny_path, settings=ValidationSettings(sbc_datasets=2), out=out, workers=0,
+                     progress=False, baseline=bad)
+    assert not out.exists() or not list(out.iterdir())
