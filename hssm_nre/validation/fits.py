@@ -36,6 +36,7 @@ class Fitter:
     fit: Callable
     logp_draws: Callable  # (draws (S, P), data (n, 2)) -> (S,) total log-likelihood per draw
     n_trials: int
+    fits_done: int = 0  # counted by the caller: the first fit compiles the sampler
 
 
 def fitter(lik, n_trials: int, *, draws: int, tune: int, target_accept: float = 0.8) -> Fitter:

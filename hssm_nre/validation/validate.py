@@ -195,55 +195,115 @@ def _tasks(lik, s: ValidationSettings, weights: str, baseline=None) -> list[dict
     return tasks
 
 
+def _probe(todo: list[dict], run_task, record) -> list[dict]:
+    """Fit the first two datasets of the smallest calibration task (or of the smallest task) in
+    this process, timed, and record them; returns the tasks left. The second fit's time (the first
+    compiles) is what the run's cost estimate starts from."""
+    print("Timing two fits here to estimate the cost ...", file=sys.stderr)
+    i = min(range(len(todo)), key=lambda j: (todo[j]["study"] != "sbc", todo[j]["n_trials"]))
+    task = todo[i]
+    first, rest = task["indices"][:2], task["indices"][2:]
+    record(task, run_task(task | {"indices": first}))
+    return todo[:i] + ([task | {"indices": rest}] if rest else []) + todo[i + 1:]
+
+
 def _row_key(row: dict) -> tuple:
     return (row["study"], row["n_trials"], row["index"], row.get("baseline_sha256"))
 
 
-def _estimate_seconds(lik, s: ValidationSettings, workers: int, baseline=None) -> float:
-    """Seconds for the run's fits: one gradient timed per trial count, times the leapfrog steps
-    of a typical NUTS run (about 12 per iteration), plus each fit's fixed cost (the mode search,
-    NUTS's start: about 2.5 s) and each worker's compilation per trial count (about 15 s), over
-    the workers. Measured against the DDM's default run: 16 min estimated, 18 min taken."""
+def _fit_seconds(rows) -> dict:
+    """Median wall time per dataset (simulation, fit, reference) by (study, trials), over the
+    recorded fits that did not include compiling the sampler; under the key ``"compile"``, the
+    median extra time of those that did (where both kinds were recorded)."""
+    by: dict = {}
+    compiled: dict = {}
+    for r in rows:
+        if "seconds" in r:
+            (compiled if r.get("compiled") else by).setdefault((r["study"], r["n_trials"]), []).append(r["seconds"])
+    out: dict = {k: float(np.median(v)) for k, v in by.items()}
+    extra = [c - out[k] for k, v in compiled.items() if k in out for c in v]
+    if extra:
+        out["compile"] = max(float(np.median(extra)), 0.0)
+    return out
+
+
+def _estimate_seconds(lik, s: ValidationSettings, workers: int, todo: list[dict], timed: dict,
+                      baseline=None) -> float:
+    """Seconds for the fits still to run (``todo``). Per dataset: the median time of this run's
+    recorded fits of the same study and size (``timed``: at least the two fits timed before the
+    run starts); other sizes, and the LAN, scaled from a timed one by the cost of one gradient
+    and the iterations, with the reference at every draw added for the comparison fits. Plus each
+    worker's compilation per fit size (as timed; else 15 s), over the workers. NUTS's steps per iteration
+    vary several-fold between models, so a timed fit beats a constant (it was 12 steps: lca_3's
+    default run took twice its 60-minute estimate)."""
     import jax
 
-    def grad_seconds(n, lik=lik):
-        data = np.column_stack([np.full(n, 0.8), np.full(n, float(lik.spec.choices[-1]))])
-        theta = np.asarray([(lo + hi) / 2 for lo, hi in zip(lik.spec.lower, lik.spec.upper)])
-        g = jax.jit(jax.value_and_grad(lambda th: lik.logp_sum(th, data[:, 0], data[:, 1])))
-        jax.block_until_ready(g(theta))
-        t0 = time.perf_counter()
-        for _ in range(5):
+    grads: dict = {}
+
+    def grad_seconds(n, f):
+        if (n, id(f)) not in grads:
+            data = np.column_stack([np.full(n, 0.8), np.full(n, float(f.spec.choices[-1]))])
+            theta = np.asarray([(lo + hi) / 2 for lo, hi in zip(f.spec.lower, f.spec.upper)])
+            g = jax.jit(jax.value_and_grad(lambda th: f.logp_sum(th, data[:, 0], data[:, 1])))
             jax.block_until_ready(g(theta))
-        return (time.perf_counter() - t0) / 5
-
-    total = s.sbc_datasets * (s.tune + s.draws) * 12 * grad_seconds(s.sbc_trials)
-    n_fits = s.sbc_datasets
-    if baseline is not None:
-        total += s.sbc_datasets * (s.tune + s.draws) * 12 * grad_seconds(s.sbc_trials, baseline)
-        n_fits *= 2
-    if has_reference(lik.spec.name):
-        from .tasks import dataset
-
-        # the reference at every draw: timed evaluations (a numerical solve for most, whose cost
-        # varies several-fold across the box: narrow boundaries need a finer time step), averaged
-        # over the first datasets' parameter vectors
-        ref = reference(lik.spec.name)
-        times = []
-        for i in range(3):
-            d = dataset(lik.spec, 200, s.seed, i)
-            if d is None:
-                continue
-            if not times:
-                ref.total_logp(d[0][None], d[1])  # compiles / warms up
             t0 = time.perf_counter()
-            ref.total_logp(d[0][None] * (1 + 1e-9), d[1])  # a vector not solved before
-            times.append(time.perf_counter() - t0)
-        per_draw = float(np.mean(times)) if times else 0.0
-        for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
-            total += k * ((s.tune + s.fidelity_draws) * 12 * grad_seconds(n) + s.fidelity_draws * per_draw)
-    n_fits += sum(s.fidelity_datasets) if has_reference(lik.spec.name) else 0
-    sizes = 1 + (baseline is not None) + (len(s.fidelity_trials) if has_reference(lik.spec.name) else 0)
-    return (total + 2.5 * n_fits) / max(workers, 1) + 15.0 * sizes + 30.0
+            for _ in range(5):
+                jax.block_until_ready(g(theta))
+            grads[(n, id(f))] = (time.perf_counter() - t0) / 5
+        return grads[(n, id(f))]
+
+    def lik_of(study):
+        return baseline if study == "baseline" else lik
+
+    if not todo:
+        return 0.0
+    timed = dict(timed)
+    compile_s = timed.pop("compile", 15.0)
+    if not timed:  # nothing timed (every probe dataset skipped): a typical 12 steps per iteration
+        k0, per0 = None, None
+    else:
+        k0 = ("sbc", s.sbc_trials) if ("sbc", s.sbc_trials) in timed else next(iter(timed))
+        per0 = timed[k0]
+    iters = {"sbc": s.tune + s.draws, "baseline": s.tune + s.draws, "fidelity": s.tune + s.fidelity_draws}
+    per_draw_ref = None
+    total = 0.0
+    for t in todo:
+        k = (t["study"], t["n_trials"])
+        if k in timed:
+            per = timed[k]
+        else:
+            g = grad_seconds(t["n_trials"], lik_of(t["study"]))
+            if k0 is None:
+                per = iters[t["study"]] * 12 * g + 2.5
+            else:
+                per = per0 * g / grad_seconds(k0[1], lik_of(k0[0])) * iters[t["study"]] / iters[k0[0]]
+            if t["study"] == "fidelity" and (k0 is None or k0[0] != "fidelity"):
+                if per_draw_ref is None:
+                    per_draw_ref = _reference_seconds(lik, s)
+                per += s.fidelity_draws * per_draw_ref
+        total += per * len(t["indices"])
+    sizes = len({(t["study"] == "baseline", t["n_trials"]) for t in todo})
+    return total / max(workers, 1) + compile_s * sizes + 10.0
+
+
+def _reference_seconds(lik, s: ValidationSettings) -> float:
+    """Seconds of one reference evaluation of a dataset at one parameter vector: timed
+    evaluations (a numerical solve for most, whose cost varies several-fold across the box:
+    narrow boundaries need a finer time step), averaged over the first datasets' parameters."""
+    from .tasks import dataset
+
+    ref = reference(lik.spec.name)
+    times = []
+    for i in range(3):
+        d = dataset(lik.spec, 200, s.seed, i)
+        if d is None:
+            continue
+        if not times:
+            ref.total_logp(d[0][None], d[1])  # compiles / warms up
+        t0 = time.perf_counter()
+        ref.total_logp(d[0][None] * (1 + 1e-9), d[1])  # a vector not solved before
+        times.append(time.perf_counter() - t0)
+    return float(np.mean(times)) if times else 0.0
 
 
 def validate(
@@ -351,17 +411,7 @@ def validate(
     # longest first (trials x fits x iterations): the big fidelity fits no longer run last, alone,
     # while the other workers idle
     todo.sort(key=lambda t: -t["n_trials"] * len(t["indices"]) * (t["tune"] + t["draws"]))
-    n_fits = sum(len(t["indices"]) for t in todo)
     n_workers = 1 if workers == 0 else (workers or os.cpu_count() or 1)
-    if progress:
-        est = _estimate_seconds(lik, s, n_workers, baseline) if n_fits else 0.0
-        print(
-            f"Validating the {name!r} network {folder} ({lik.kind} likelihood"
-            f"{', the LAN ' + Path(baseline.path).name + ' beside it' if baseline else ''}): {n_fits} fits to run"
-            f" ({len(done)} already in {checkpoint.name}); about {est / 60:.0f} min with {n_workers} "
-            f"worker(s){' on ' + address if address else ''}.",
-            file=sys.stderr,
-        )
     with open(checkpoint, "a") as f:
 
         def record(task, rows):
@@ -375,6 +425,24 @@ def validate(
 
         # SIGTERM as well as Ctrl-C stops the workers too, and the checkpoint keeps every fit so far
         with Interruptible(f"validating {name!r}", kept=f"the finished fits are in {checkpoint}; a rerun resumes"):
+            if progress and todo:
+                timed = _fit_seconds(done.values())
+                if not timed:  # the cost comes from fits timed here, which the run keeps
+                    todo = _probe(todo, run_task, record)
+                    done = _load_checkpoint(checkpoint, lik.sha256)
+                    timed = _fit_seconds(done.values())
+                est = _estimate_seconds(lik, s, n_workers, todo, timed, baseline)
+                print(
+                    f"Validating the {name!r} network {folder} ({lik.kind} likelihood"
+                    f"{', the LAN ' + Path(baseline.path).name + ' beside it' if baseline else ''}): "
+                    f"{sum(len(t['indices']) for t in todo)} fits to run ({len(done)} already in "
+                    f"{checkpoint.name}); about {est / 60:.0f} min with {n_workers} worker(s)"
+                    f"{' on ' + address if address else ''}.",
+                    file=sys.stderr,
+                )
+            elif progress:
+                print(f"Validating the {name!r} network {folder}: 0 fits to run ({len(done)} already in "
+                      f"{checkpoint.name}).", file=sys.stderr)
             run_tasks(run_task, todo, address=address, workers=workers, on_result=record,
                       units=lambda t: len(t["indices"]), desc=f"validating {name}", progress=progress)
     rows = list(_load_checkpoint(checkpoint, lik.sha256).values())

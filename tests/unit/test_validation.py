@@ -43,7 +43,10 @@ def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, caps
     s = ValidationSettings(sbc_datasets=4, sbc_trials=40, draws=40, tune=40, n_ranks=20,
                            fidelity_trials=(40,), fidelity_datasets=(1,), fidelity_draws=40,
                            per_trial_x=10, normalisation_theta=6, chunk=2)
-    report = validate(None, weights=net, settings=s, workers=0, progress=False)
+    report = validate(None, weights=net, settings=s, workers=0, progress=True)
+    # the cost is estimated from two calibration fits timed first, which the run keeps
+    err = capsys.readouterr().err
+    assert "Timing two fits" in err and "3 fits to run (2 already" in err
     assert report.status in ("passed", "failed") and report.record == net / "validation.md"
     text = report.record.read_text()
     assert f"**Status: {report.status}**" in text and "SBC" in text and "reweighted to the reference" in text
@@ -54,6 +57,8 @@ def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, caps
     checkpoint = next(net.glob("validation_*.jsonl"))
     lines = checkpoint.read_text().splitlines()
     assert len(lines) == 5 and all(json.loads(x)["sha256"] == report.sha256 for x in lines)
+    rows = [json.loads(x) for x in lines]
+    assert all(r["seconds"] > 0 for r in rows) and [r["compiled"] for r in rows[:2]] == [True, False]
     # a rerun resumes: nothing left to fit, the same figures
     again = validate(None, weights=net, settings=s, workers=0, progress=True)
     assert "0 fits to run (5 already" in capsys.readouterr().err
