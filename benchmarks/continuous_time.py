@@ -1,0 +1,125 @@
+"""Which simulation represents the continuous-time model: the recipe for issue #21, item 1.
+
+    .venv/bin/python benchmarks/continuous_time.py                    # angle, weibull, ornstein; 500k trials
+    .venv/bin/python benchmarks/continuous_time.py angle --n-trials 100000
+
+The collapsing-bound and leaky networks (angle, weibull, ornstein) are trained on ssm-simulators'
+raw 1 ms Euler walk, whose boundary is checked only every step: its first-passage times are those
+of a continuously monitored process with the boundary about beta sqrt(dt) further out
+(Broadie-Glasserman-Kou). A user who writes down "angle" means the continuous-time model, which
+PyDDM solves. At the reference checks' parameter vectors (``reference_checks.points``) this
+compares, by the KS distance of the per-choice rt CDFs against PyDDM's continuous-time solution
+(``ks_distance(..., delta_t=0)``; band: Dvoretzky-Kiefer-Wolfowitz at 1 %):
+
+* **raw 1 ms**: the simulation the shipped networks learned;
+* **corrected 1 ms**: every boundary pulled in by beta sqrt(dt), as the DDM family's training
+  data are (a custom boundary b(t) - beta sqrt(dt), the start point held by adjusting z; the shift
+  holds locally for a moving boundary);
+* **corrected, fine step**: the same at ``check_step`` (1 ms * a**2 below a = 1). Decision times
+  scale as a**2, so the Euler steps per trial, and the cost, stay about what they are at a = 1.
+
+Writes ``benchmarks/results/continuous_time.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from hssm_nre.config import SIM_DELTA_T, SIM_MAX_T, model_spec
+from hssm_nre.simulate import BGK_BETA, simulate_at
+from hssm_nre.validation.references import check_step, ks_distance
+
+from reference_checks import points
+
+OUT = Path(__file__).parent / "results"
+DEFAULT = ["angle", "weibull", "ornstein"]
+
+
+def corrected(model: str, theta: np.ndarray, n: int, seed: int, delta_t: float):
+    """``n`` trials at ``theta`` with the model's boundary pulled in by beta sqrt(delta_t) and the
+    start point -b(0) + 2 z b(0) held fixed."""
+    import ssms
+
+    spec = model_spec(model)
+    cfg = ssms.config.model_config[model]
+    fun = cfg["boundary"]
+    names = list(ssms.config.get_boundary_registry().get(cfg["boundary_name"])["params"])
+    shift = BGK_BETA * np.sqrt(delta_t)
+
+    def boundary(t=0.0, **p):
+        return fun(t, **p) - shift
+
+    p = dict(zip(spec.params, np.asarray(theta, float)))
+    b0 = float(fun(0.0, **{k: p[k] for k in names}))
+    p["z"] = 0.5 + b0 * (p["z"] - 0.5) / (b0 - shift)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = ssms.Simulator(model, boundary=boundary, boundary_params=names).simulate(
+            {k: np.array([v]) for k, v in p.items()}, n_samples=n, random_state=seed,
+            return_option="minimal", delta_t=delta_t, max_t=SIM_MAX_T)
+    return np.asarray(out["rts"], float).ravel(), np.asarray(out["choices"], np.int32).ravel()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="*", default=DEFAULT)
+    ap.add_argument("--n-trials", type=int, default=500_000)
+    ap.add_argument("--points", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=OUT)
+    a = ap.parse_args()
+    rows = []
+    for m in a.models:
+        spec = model_spec(m)
+        if spec.boundary_correction:
+            raise SystemExit(f"{m}: its training data are corrected already; this compares uncorrected models.")
+        for i, th in enumerate(points(m, a.points, 0)):
+            dt = check_step(spec, th)
+            r = {"model": m, "theta": th.tolist(), "fine_dt": dt}
+            t0 = time.perf_counter()
+            rt, ch = simulate_at(spec, th, a.n_trials, seed=i)
+            r["raw_seconds"] = time.perf_counter() - t0
+            r["raw"] = ks_distance(m, th, rt, ch, delta_t=0.0)
+            r["corrected"] = ks_distance(m, th, *corrected(m, th, a.n_trials, i, SIM_DELTA_T), delta_t=0.0)
+            t0 = time.perf_counter()
+            sims = corrected(m, th, a.n_trials, i, dt)
+            r["fine_seconds"] = time.perf_counter() - t0
+            r["fine"] = ks_distance(m, th, *sims, delta_t=0.0)
+            rows.append(r)
+            print(f"{m:9s} raw {r['raw']['ks']:.5f} corrected {r['corrected']['ks']:.5f} fine ({1000 * dt:.3g} ms) "
+                  f"{r['fine']['ks']:.5f} band {r['fine']['band']:.5f} theta={np.round(th, 3).tolist()}", flush=True)
+    md = [
+        "# Which simulation represents the continuous-time model",
+        "",
+        f"`.venv/bin/python benchmarks/continuous_time.py{'' if a.models == DEFAULT else ' ' + ' '.join(a.models)}` "
+        f"({a.n_trials:,} trials per cell; run {time.strftime('%Y-%m-%d')}). KS distance of the per-choice rt CDFs "
+        "from PyDDM's continuous-time solution; band: Dvoretzky-Kiefer-Wolfowitz at 1 %. Raw 1 ms: what the "
+        "shipped angle, weibull and ornstein networks learned. Corrected: the boundary pulled in by "
+        "beta sqrt(dt), the start point held. Fine step: 1 ms * a**2 below a = 1. Sim seconds: 2 cores, raw 1 ms / "
+        "corrected at the fine step.",
+        "",
+        "| model | theta | raw 1 ms | corrected 1 ms | corrected, fine step (ms) | band | sim seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        def cell(k):
+            return f"{r[k]['ks']:.5f}" + ("" if r[k]["passed"] else " **out**")
+        md.append(f"| {r['model']} | {np.round(r['theta'], 3).tolist()} | {cell('raw')} | {cell('corrected')} | "
+                  f"{cell('fine')} ({1000 * r['fine_dt']:.3g}) | {r['fine']['band']:.5f} | "
+                  f"{r['raw_seconds']:.0f} / {r['fine_seconds']:.0f} |")
+    inside = {k: sum(r[k]["passed"] for r in rows) for k in ("raw", "corrected", "fine")}
+    md += ["", f"Inside the band: raw {inside['raw']}, corrected 1 ms {inside['corrected']}, corrected at the fine "
+           f"step {inside['fine']} of {len(rows)}."]
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "continuous_time.md").write_text("\n".join(md) + "\n")
+    (a.out / "continuous_time.json").write_text(json.dumps(rows, indent=1))
+    print(md[-1])
+
+
+if __name__ == "__main__":
+    main()
