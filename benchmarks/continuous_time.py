@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hssm_nre.config import SIM_DELTA_T, SIM_MAX_T, model_spec
-from hssm_nre.simulate import BGK_BETA, simulate_at
+from hssm_nre.simulate import BGK_BETA, held_start, simulate_at
 from hssm_nre.validation.references import check_step, ks_distance
 
 from reference_checks import points
@@ -57,7 +57,7 @@ def corrected(model: str, theta: np.ndarray, n: int, seed: int, delta_t: float):
 
     p = dict(zip(spec.params, np.asarray(theta, float)))
     b0 = float(fun(0.0, **{k: p[k] for k in names}))
-    p["z"] = 0.5 + b0 * (p["z"] - 0.5) / (b0 - shift)
+    p["z"] = held_start(p["z"], b0, shift)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = ssms.Simulator(model, boundary=boundary, boundary_params=names).simulate(

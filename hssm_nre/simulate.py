@@ -116,10 +116,16 @@ def simulator_theta(spec: ModelSpec, theta: np.ndarray, delta_t: float = SIM_DEL
     out = np.array(theta, dtype=np.float64, copy=True)
     ia, iz = spec.params.index("a"), spec.params.index("z")
     a, z = out[:, ia], out[:, iz]
-    a_sim = a - BGK_BETA * np.sqrt(delta_t)
-    out[:, iz] = 0.5 + a * (z - 0.5) / a_sim
-    out[:, ia] = a_sim
+    shift = BGK_BETA * np.sqrt(delta_t)
+    out[:, iz] = held_start(z, a, shift)
+    out[:, ia] = a - shift
     return out
+
+
+def held_start(z, b0, shift):
+    """The relative start point that keeps the absolute start -b0 + 2 b0 z where it was when
+    the boundary b0 (at t = 0) is pulled in by ``shift``."""
+    return 0.5 + b0 * (z - 0.5) / (b0 - shift)
 
 
 def recorded(spec: ModelSpec, rt: np.ndarray, choice: np.ndarray, t=0.0) -> np.ndarray:

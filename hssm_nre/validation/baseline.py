@@ -11,6 +11,7 @@ alternative on the very same data. The LAN is evaluated by HSSM's own translatio
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,22 +23,20 @@ __all__ = ["Baseline", "load_baseline"]
 @dataclass(frozen=True)
 class Baseline:
     """A LAN as the validation's fits use a likelihood (``spec``, ``sha256``, ``kind``,
-    ``logp_sum``)."""
+    ``logp_sum``). ``logp(theta, rt, response, t_index)`` is HSSM's per-trial translation of
+    the file; ``t_index`` is the position of ``t`` among the parameters (None: no ``t``)."""
 
     path: str
     spec: object
     sha256: str
+    logp: Callable = field(repr=False, compare=False)
+    t_index: int | None
     kind: str = "lan"
-    _logp: object = field(default=None, repr=False, compare=False)
 
     def logp_sum(self, theta, rt, response):
         import jax.numpy as jnp
 
-        return jnp.sum(self._logp(theta, rt, response, self._t_index))
-
-    @property
-    def _t_index(self):
-        return self.spec.params.index("t") if "t" in self.spec.params else None
+        return jnp.sum(self.logp(theta, rt, response, self.t_index))
 
 
 def load_baseline(path, spec) -> Baseline:
@@ -68,11 +67,12 @@ def load_baseline(path, spec) -> Baseline:
             f"baseline {p.name} takes input rows of width {dims[-1] if dims else '?'}; a LAN for "
             f"{spec.name!r} takes {want}: its parameters ({', '.join(spec.params)}), rt and response."
         )
+    t_index = spec.params.index("t") if "t" in spec.params else None
     b = Baseline(str(p.resolve()), spec, hashlib.sha256(p.read_bytes()).hexdigest(),
-                 _logp=lan_logp(p, len(spec.params)))
+                 lan_logp(p, len(spec.params)), t_index)
     centre = np.asarray([(lo + hi) / 2 for lo, hi in zip(spec.lower, spec.upper)])
-    rt = np.asarray([centre[b._t_index] + 0.5 if b._t_index is not None else 0.5] * len(spec.choices))
-    value = np.asarray(b._logp(centre, rt, np.asarray(spec.choices, float), b._t_index))
+    rt = np.asarray([centre[t_index] + 0.5 if t_index is not None else 0.5] * len(spec.choices))
+    value = np.asarray(b.logp(centre, rt, np.asarray(spec.choices, float), t_index))
     if not np.all(np.isfinite(value)):
         raise BaselineError(f"baseline {p.name} gives {value.tolist()} at the box's centre: not a log-likelihood.")
     return b

@@ -287,7 +287,7 @@ def ks_check(
     rt, resp = simulate_at(spec, theta, n_trials, seed=seed, delta_t=dt)
     # a boundary-corrected simulation stands for the continuous-time model; an uncorrected one
     # for the process monitored every dt, which the reference describes by its shifted boundary
-    out = ks_distance(model, theta, rt, resp, delta_t=0.0 if spec.boundary_correction else dt, alpha=alpha)
+    out = _ks(spec, ref, theta, rt, resp, 0.0 if spec.boundary_correction else dt, alpha)
     return {"model": model, "theta": theta.tolist(), "n_trials": n_trials, "delta_t": dt} | out
 
 
@@ -296,9 +296,10 @@ def ks_distance(model: str, theta, rt, resp, *, delta_t: float, alpha: float = 0
     parameter vector ``theta``) and the reference for a process monitored every ``delta_t``
     (0: the continuous-time model), with its Dvoretzky-Kiefer-Wolfowitz band at level ``alpha``.
     Returns ``ks``, ``band``, ``passed`` and ``excluded`` (:func:`ks_check`)."""
-    spec = model_spec(model)
-    ref = reference(model)
-    theta = np.asarray(theta, np.float64)
+    return _ks(model_spec(model), reference(model), np.asarray(theta, np.float64), rt, resp, delta_t, alpha)
+
+
+def _ks(spec, ref, theta: np.ndarray, rt, resp, delta_t: float, alpha: float) -> dict:
     n_trials = len(rt)
     dt = float(delta_t)
     t = theta[spec.params.index("t")]

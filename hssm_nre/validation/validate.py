@@ -195,15 +195,19 @@ def _tasks(lik, s: ValidationSettings, weights: str, baseline=None) -> list[dict
     return tasks
 
 
-def _probe(todo: list[dict], run_task, record) -> list[dict]:
-    """Fit the first two datasets of the smallest calibration task (or of the smallest task) in
-    this process, timed, and record them; returns the tasks left. The second fit's time (the first
-    compiles) is what the run's cost estimate starts from."""
-    print("Timing two fits here to estimate the cost ...", file=sys.stderr)
+def _probe(todo: list[dict], run_task, record, address: str | None) -> list[dict]:
+    """Fit the first two datasets of the smallest calibration task (or of the smallest task),
+    timed, and record them; returns the tasks left. The second fit's time (the first compiles) is
+    what the run's cost estimate starts from. The fits run in this process, or as one task on the
+    cluster at ``address`` (its workers, not the driver, are what the estimate is for)."""
+    print(f"Timing two fits {'on the cluster' if address else 'here'} to estimate the cost ...", file=sys.stderr)
     i = min(range(len(todo)), key=lambda j: (todo[j]["study"] != "sbc", todo[j]["n_trials"]))
     task = todo[i]
     first, rest = task["indices"][:2], task["indices"][2:]
-    record(task, run_task(task | {"indices": first}))
+    if address is None:
+        record(task, run_task(task | {"indices": first}))
+    else:
+        run_tasks(run_task, [task | {"indices": first}], address=address, on_result=record, progress=False)
     return todo[:i] + ([task | {"indices": rest}] if rest else []) + todo[i + 1:]
 
 
@@ -428,7 +432,7 @@ def validate(
             if progress and todo:
                 timed = _fit_seconds(done.values())
                 if not timed:  # the cost comes from fits timed here, which the run keeps
-                    todo = _probe(todo, run_task, record)
+                    todo = _probe(todo, run_task, record, address)
                     done = _load_checkpoint(checkpoint, lik.sha256)
                     timed = _fit_seconds(done.values())
                 est = _estimate_seconds(lik, s, n_workers, todo, timed, baseline)

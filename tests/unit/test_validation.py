@@ -33,6 +33,19 @@ def test_ranks_and_coverage_of_a_correct_and_of_an_overconfident_posterior():
     assert coverage_misses(coverage(narrow, truths), 300, ["x"])
 
 
+def test_the_cost_probe_fits_on_the_cluster_when_given_one(monkeypatch):
+    import importlib
+
+    v = importlib.import_module("hssm_nre.validation.validate")
+    sent = []
+    monkeypatch.setattr(v, "run_tasks", lambda fn, tasks, **kw: sent.append((tasks, kw["address"])))
+    todo = [{"study": "fidelity", "n_trials": 1000, "indices": [0, 1]},
+            {"study": "sbc", "n_trials": 200, "indices": [0, 1, 2]}]
+    left = v._probe(todo, lambda t: pytest.fail("fitted in the driver"), record=None, address="head:6379")
+    assert sent == [([{"study": "sbc", "n_trials": 200, "indices": [0, 1]}], "head:6379")]
+    assert left == [todo[0], {"study": "sbc", "n_trials": 200, "indices": [2]}]
+
+
 def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, capsys):
     from hssm_nre import cli
     from hssm_nre.cache import load_entry
@@ -142,7 +155,7 @@ def test_a_lan_baseline_is_evaluated_as_hssm_does_and_checked_before_any_fit(tin
     rt, resp = np.array([0.8, 1.5, 0.2]), np.array([1.0, -1.0, 1.0])
     want = 0.5 * (theta.sum() + rt + resp) - 1.0
     want[2] = -66.1  # rt <= t: HSSM's floor
-    np.testing.assert_allclose(np.asarray(b._logp(theta, rt, resp, 3)), want, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(b.logp(theta, rt, resp, 3)), want, rtol=1e-5)
     np.testing.assert_allclose(float(b.logp_sum(theta, rt, resp)), want.sum(), rtol=1e-5)
 
     toy_lan(tmp_path / "race.onnx", 8)
