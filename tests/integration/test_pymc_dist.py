@@ -55,7 +55,8 @@ def traces(regression):
 
 # each sampler's compilation costs 5-15 s: blackjax and nutpie run in the slow set (CI runs it:
 # .ci/run), PyMC's own NUTS and numpyro in the fast one
-@pytest.mark.parametrize("sampler", ["pymc", "numpyro", pytest.param("blackjax", marks=pytest.mark.slow),
+@pytest.mark.parametrize("sampler", ["pymc", pytest.param("numpyro", marks=pytest.mark.slow),
+                                     pytest.param("blackjax", marks=pytest.mark.slow),
                                      pytest.param("nutpie", marks=pytest.mark.slow)])
 def test_every_nuts_sampler_runs_it(traces, sampler):
     idata = traces(sampler)

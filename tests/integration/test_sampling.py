@@ -20,8 +20,10 @@ def _posterior_vars(idata):
     "include, expected, sampler, public",
     [
         (None, {"v", "a", "z", "t"}, None, False),
-        ([{"name": "v", "formula": "v ~ 1 + x"}], {"v_Intercept", "v_x"}, "blackjax", True),
-        ([{"name": "v", "formula": "v ~ 1 + (1|participant_id)"}], {"v_Intercept", "v_1|participant_id_sigma"}, "nutpie", True),
+        pytest.param([{"name": "v", "formula": "v ~ 1 + x"}], {"v_Intercept", "v_x"}, "blackjax", True,
+                     marks=pytest.mark.slow),  # CI runs the slow ones
+        pytest.param([{"name": "v", "formula": "v ~ 1 + (1|participant_id)"}], {"v_Intercept", "v_1|participant_id_sigma"},
+                     "nutpie", True, marks=pytest.mark.slow),
     ],
     ids=["flat-nre-numpyro-default", "regression-hssm_kwargs-blackjax", "hierarchical-hssm_kwargs-nutpie"],
 )
@@ -184,6 +186,7 @@ def test_exact_pointwise_log_likelihood_sums_to_the_observed_one(ddm_data, tiny_
     np.testing.assert_allclose(vals[0, 0].sum(), observed, rtol=1e-6)
 
 
+@pytest.mark.slow  # trains two models; CI runs it
 def test_cli_trains_several_models_as_tasks_and_refuses_bad_names_before_any_training(capsys, tmp_path):
     """`hssm-nre train --models a,b` runs one training task per model (here in this process); an
     unknown name in the list fails before the first simulation."""

@@ -347,6 +347,7 @@ def test_race_head_matches_ssm_simulators_race_when_no_accumulator_starts_near_z
         assert abs(np.trapezoid(dens * u, u) / p - np.mean(rt[ch == c] - 0.2)) < 0.03
 
 
+@pytest.mark.slow  # every race-like model ssm-simulators lists; CI runs it
 def test_race_features_are_finite_with_finite_gradients_for_every_race_like_model():
     """Every model race_layout accepts (races and LCAs, 2-4 choices, with and without start
     points, angle boundaries) gets finite logits and gradients over its whole box, including
