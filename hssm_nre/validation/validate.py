@@ -204,10 +204,7 @@ def _probe(todo: list[dict], run_task, record, address: str | None) -> list[dict
     i = min(range(len(todo)), key=lambda j: (todo[j]["study"] != "sbc", todo[j]["n_trials"]))
     task = todo[i]
     first, rest = task["indices"][:2], task["indices"][2:]
-    if address is None:
-        record(task, run_task(task | {"indices": first}))
-    else:
-        run_tasks(run_task, [task | {"indices": first}], address=address, on_result=record, progress=False)
+    run_tasks(run_task, [task | {"indices": first}], address=address, workers=0, on_result=record, progress=False)
     return todo[:i] + ([task | {"indices": rest}] if rest else []) + todo[i + 1:]
 
 
