@@ -227,6 +227,15 @@ class NetworkEntry:
         """``"passed"``, ``"failed"``, or None when the network was never validated."""
         return (self.metadata.get("validation") or {}).get("status")
 
+    @property
+    def validation_record(self) -> Path | None:
+        """The validation's report (``validation.md`` as ``hssm-nre validate`` writes it; older
+        records kept theirs in ``README.md``), or None when the network was never validated."""
+        validation = self.metadata.get("validation")
+        if not validation:
+            return None
+        return self.path / validation.get("record", "README.md")
+
 
 # ----------------------------------------------------------------------------- writing
 def _host() -> str:

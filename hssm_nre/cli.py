@@ -248,7 +248,7 @@ def cmd_info(args) -> int:
         validation = m.get("validation")
         if validation:
             print(f"  validation: {validation.get('status')} - {validation.get('summary', '')} "
-                  f"(record: {entry.path / validation.get('record', 'README.md')})")
+                  f"(record: {entry.validation_record})")
         else:
             print("  validation: none")
     if records:

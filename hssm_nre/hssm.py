@@ -572,7 +572,7 @@ def build(
     elif validation.get("status") == "failed":
         warn(ValidationWarning(
             f"The {entry.source} {spec.name!r} network failed its validation: "
-            f"{validation.get('summary', '')} Its record is in {entry.path / 'README.md'}. "
+            f"{validation.get('summary', '')} Its record is in {entry.validation_record}. "
             f"For inference you rely on, train a larger network (e.g. `hssm-nre train {spec.name} "
             "--n-simulations 15000000 --steps 60000 --batch-size 4096 --pin`, minutes on a GPU); "
             "`--pin` makes it the network used for this model."

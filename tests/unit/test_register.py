@@ -92,10 +92,12 @@ def test_a_network_that_failed_validation_warns(ddm_data, tiny_path, tmp_path):
     dst = tmp_path / "net"
     shutil.copytree(tiny_path, dst)
     meta = json.loads((dst / "metadata.json").read_text())
-    meta["validation"] = {"status": "failed", "summary": "95 % intervals covered 50 %."}
+    meta["validation"] = {"status": "failed", "summary": "95 % intervals covered 50 %.", "record": "validation.md"}
     (dst / "metadata.json").write_text(json.dumps(meta))
-    with pytest.warns(UserWarning, match="failed its validation: 95 % intervals covered 50 %"):
+    with pytest.warns(UserWarning, match="failed its validation: 95 % intervals covered 50 %") as caught:
         hssm.HSSM(data=ddm_data, model="ddm", loglik_kind="nre", nre_weights=dst)
+    # the warning points at the report validate wrote, not at the folder's README
+    assert any(str(dst / "validation.md") in str(w.message) for w in caught)
 
 
 def test_initial_values_are_moved_inside_the_box():
