@@ -45,7 +45,7 @@ DDM_SCALING_CAPABLE = frozenset({"ddm", "ddm_legacy", "ddm_sdv", "angle", "angle
 #: (ddm_sdv against its analytic likelihood: ``benchmarks/feature_ablation.py``; angle by
 #: recovery on the same 30 datasets: a 2-core CPU network with them, 23,430 steps of batch 1,024,
 #: missed 1 coverage check where the GPU network with generic features, 48,009 steps of batch
-#: 4,096, missed 6: ``benchmarks/results/recovery_angle.md``; the GPU network's report is in the git history).
+#: 4,096, missed 6: the study's report, ``benchmarks/results/recovery_angle.md``, is in the git history up to 48e6041).
 DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv", "angle"})
 
 #: The feature sets a network can be trained with (``hssm-nre train --features``);
@@ -62,7 +62,7 @@ BOUNDARY_FUNCTIONS: dict[str, tuple[str, ...]] = {"weibull_cdf": ("alpha", "beta
 #: same datasets measured the gain (weibull: a 2-core CPU network with them and its normaliser,
 #: 31,248 steps of batch 1,024, missed 1 of 15 coverage checks where the GPU network with generic
 #: features missed 15 and a CPU one with edge features and its normaliser 12:
-#: ``benchmarks/results/recovery_weibull.md``). The other models with a boundary in
+#: ``benchmarks/results/recovery_weibull.md``, in the git history up to 48e6041). The other models with a boundary in
 #: ``BOUNDARY_FUNCTIONS`` can take them (``--features bound``); their gain is not measured.
 BOUND_FEATURE_MODELS = frozenset({"weibull"})
 
@@ -85,7 +85,7 @@ EDGE_FEATURE_MODELS = frozenset({"full_ddm"})
 #: recovery on the same datasets measured the gain (race_no_bias_3: a 2-core CPU network with
 #: them, 31,248 steps of batch 1,024, matched the LAN in ../shared/anchors where the GPU network
 #: with generic features, 46,524 steps of batch 4,096, was overconfident;
-#: ``benchmarks/results/recovery_race_no_bias_3.md``). The other race and LCA models can take
+#: ``benchmarks/results/recovery_race_no_bias_3.md``, in the git history up to 48e6041). The other race and LCA models can take
 #: them (``--features race``); their gain is not measured.
 RACE_FEATURE_MODELS = frozenset({"race_no_bias_3"})
 
