@@ -142,8 +142,8 @@ for name in models:
         for rec in records:
             rel = f"../results/validation/{rec.name}"
             f.write(f"`hssm-nre validate` record: [{rec.stem}]({rel}).\n\n")
-        # its plots: the validate run's SBC, the recovery study's, the fidelity benchmark's
-        plots = [f"validation/{name}_sbc.png", f"recovery_{name}.png", f"recovery_{name}_exact.png",
+        # its plots: the validate run's SBC, the fidelity benchmark's
+        plots = [f"validation/{name}_sbc.png",
                  "posterior_flat_1000.png" if name == "ddm" else f"fidelity_{name}_posterior_flat_1000.png",
                  f"fidelity_{name}_error_map.png"]
         body = _demote_title(record)
