@@ -20,15 +20,16 @@ def test_log_z_matches_a_fine_quadrature_and_its_gradient_is_its_own_derivative(
 
     e = tiny_entry
     f = make_log_z_fn(e.spec, e.weights, e.evidence)
-    value, grad = jax.vmap(jax.value_and_grad(f))(THETA)
+    value, grad = jax.jit(jax.vmap(jax.value_and_grad(f)))(THETA)  # jitted: one program, not op by op
     ref = log_normaliser_targets(e.spec, e.weights, e.evidence, THETA, n_grid=4000, own_density=False)[0]
     np.testing.assert_allclose(np.asarray(value), ref, atol=5e-4)
     assert np.ptp(ref) > 0.01  # the check has power: log Z does vary over these thetas
     h = 1e-3
+    fs = jax.jit(jax.vmap(f))
     for j in range(4):
         d = np.zeros(4)
         d[j] = h
-        fd = (np.asarray(jax.vmap(f)(THETA + d)) - np.asarray(jax.vmap(f)(THETA - d))) / (2 * h)
+        fd = (np.asarray(fs(THETA + d)) - np.asarray(fs(THETA - d))) / (2 * h)
         np.testing.assert_allclose(np.asarray(grad)[:, j], fd, atol=2e-3, rtol=0.02, err_msg=e.spec.params[j])
 
 

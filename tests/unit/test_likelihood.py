@@ -67,7 +67,7 @@ def test_values_and_gradients_finite_across_the_box_including_rt_below_t(tiny_en
     rt[500:600] = theta[500:600, 3]  # exactly at t
     rt = np.maximum(rt, 1e-3)
     vals = batched(theta, rt, ch)
-    g = jax.vmap(jax.grad(lambda th, r, c: batched(th, r, c)))(theta, rt, ch)
+    g = jax.jit(jax.vmap(jax.grad(lambda th, r, c: batched(th, r, c))))(theta, rt, ch)
     assert np.all(np.isfinite(vals)) and np.all(np.isfinite(g))
     # zero-likelihood region: known exactly, far below any in-support value, sloped in t
     below = rt <= theta[:, 3]
@@ -86,12 +86,13 @@ def test_float32_compute_matches_float64(tiny_entry, rng):
     theta, rt, ch = _box_points(tiny_entry.spec, 200, rng)
     theta[:, 3] = rng.uniform(0, 1, 200) * rt
     data = jnp.stack([jnp.asarray(rt), jnp.asarray(ch)], 1)
-    v = jax.vmap(lambda d, t: f32(d, *t))(data, theta)
-    w = jax.vmap(lambda d, t: f64(d, *t))(data, theta)
+    # jitted: one compiled program each instead of hundreds of operations dispatched one by one
+    v = jax.jit(jax.vmap(lambda d, t: f32(d, *t)))(data, theta)
+    w = jax.jit(jax.vmap(lambda d, t: f64(d, *t)))(data, theta)
     assert v.dtype == jnp.float64
     assert_close(v, w, rtol=1e-5, atol=1e-4)
-    g32 = jax.vmap(jax.grad(lambda t, d: f32(d, *t)))(jnp.asarray(theta), data)
-    g64 = jax.vmap(jax.grad(lambda t, d: f64(d, *t)))(jnp.asarray(theta), data)
+    g32 = jax.jit(jax.vmap(jax.grad(lambda t, d: f32(d, *t))))(jnp.asarray(theta), data)
+    g64 = jax.jit(jax.vmap(jax.grad(lambda t, d: f64(d, *t))))(jnp.asarray(theta), data)
     assert_close(g32, g64, rtol=1e-3, atol=1e-3)
 
 
