@@ -393,6 +393,9 @@ def save_entry(
     ------
     CacheWriteError
         The cache cannot be written, or another process holds the key's lock too long.
+    CacheCorruptedError
+        The weights do not match the architecture ``spec`` and ``settings`` describe: nothing
+        is published.
     """
     versions = package_versions()
     key = cache_key(spec, settings, versions)
@@ -415,6 +418,7 @@ def save_entry(
             "weights_sha256": _sha256(tmp / "weights.npz"),
         } | (extra_metadata or {})
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        _load(tmp, check_spec=False)  # what is published must load (CacheCorruptedError: nothing is)
         with _key_lock(model_root, key):
             clean_stale_temps(model_root)
             if not final.exists():

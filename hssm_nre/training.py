@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from .architecture import NORMALISER_KEY
 from .cache import NetworkEntry, cache_dir, ensure_writable, load_entry, pin as pin_entry, save_entry
 from .config import SIM_MAX_T, ModelSpec, TrainSettings, model_spec, padded_box, settings_to_flags
 from .evidence import fit_evidence
@@ -223,7 +224,7 @@ def train(
             stop.phase = "fitting the normaliser"
             with stop.polling():  # its loops poll between steps
                 nw, report = fit_normaliser(spec, weights, evidence, normaliser, progress=progress)
-            weights, extra = weights | nw, {"normaliser": report}
+            weights, extra = weights | {NORMALISER_KEY: nw}, {"normaliser": report}
         stop.check()  # a signal swallowed by a library meanwhile: nothing is cached
         stop.phase = "saving"
         with stop.critical():  # publishing takes milliseconds and must finish whole

@@ -76,6 +76,21 @@ def test_interrupted_write_leaves_no_entry(tiny_entry, isolated_cache, monkeypat
     assert cache.list_entries() == {}
 
 
+def test_weights_that_do_not_match_their_architecture_are_never_published(tiny_entry, isolated_cache):
+    """e.g. a normaliser merged into the top of the pytree instead of under its key: refused
+    before the rename, with no folder or temporary left behind."""
+    from hssm_nre.architecture import NORMALISER_KEY, normaliser_shapes, tree_map
+
+    nw = tree_map(lambda shape: np.zeros(shape, np.float32), normaliser_shapes(4, (8,)))
+    with pytest.raises(CacheCorruptedError, match="do not match the architecture"):
+        cache.save_entry(tiny_entry.spec, tiny_entry.settings, dict(tiny_entry.weights) | nw,
+                         evidence=tiny_entry.evidence, root=isolated_cache)
+    assert [p for p in (isolated_cache / "ddm").iterdir() if not p.name.endswith(".lock")] == []
+    good = dict(tiny_entry.weights) | {NORMALISER_KEY: nw}
+    path = cache.save_entry(tiny_entry.spec, tiny_entry.settings, good, evidence=tiny_entry.evidence, root=isolated_cache)
+    assert cache.load_entry(path).weights[NORMALISER_KEY]["out"]["W"].shape == (8, 1)
+
+
 def test_find_network_uses_a_pinned_entry_then_the_shipped_network(tiny_entry, isolated_cache):
     path = _save(tiny_entry, isolated_cache)
     assert cache.find_network("ddm").path == cache.shipped_dir() / "ddm"  # unvalidated: not used

@@ -106,7 +106,14 @@ def test_entry_with_normaliser_round_trips_and_a_broken_one_is_caught(fitted, is
     broken = tree_map(lambda v: v, nw)
     broken["hidden"][0]["W"] = nw["hidden"][0]["W"][:, :-1]  # one unit short: no chain to the next layer
     bad = e.weights | {"normaliser": broken}
-    path = cache.save_entry(e.spec, e.settings, bad, evidence=e.evidence, root=isolated_cache / "other")
+    with pytest.raises(CacheCorruptedError, match="architecture"):  # never published
+        cache.save_entry(e.spec, e.settings, bad, evidence=e.evidence, root=isolated_cache / "other")
+    assert not any((isolated_cache / "other" / "ddm").glob("[!.]*"))
+    # and one written some other way is caught when loaded
+    cache._write_arrays(path / "weights.npz", bad, e.evidence)
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["weights_sha256"] = cache._sha256(path / "weights.npz")
+    (path / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(CacheCorruptedError, match="architecture"):
         cache.load_entry(path)
 
@@ -174,3 +181,16 @@ def test_bad_settings_are_refused():
         NormaliserSettings(density="other")
     with pytest.raises(ValueError, match="n_theta"):
         NormaliserSettings(n_theta=1)
+
+
+def test_training_publishes_the_normaliser_under_its_key(isolated_cache):
+    """`hssm-nre train` without --no-normaliser: the fitted normaliser is in the entry it caches
+    (it once went into the top of the weights' pytree, and the new entry would not load)."""
+    from hssm_nre.config import TrainSettings
+    from hssm_nre.training import train
+
+    small = TrainSettings(n_simulations=8192, steps=20, batch_size=256, widths=(8,), evidence_widths=(4,))
+    e = train("ddm", small, progress=False, normaliser=NormaliserSettings(n_theta=32, n_grid=60, steps=5))
+    assert set(e.weights) == {"f", "head", "g", "normaliser"}
+    assert e.metadata["normaliser"]["settings"]["n_theta"] == 32
+    assert cache.load_entry(e.path).sha256 == e.sha256
