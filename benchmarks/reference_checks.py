@@ -12,7 +12,8 @@ Dvoretzky-Kiefer-Wolfowitz band at the 1 % level. The check simulates with the E
 ``check_step`` picks (1 ms, finer for boundaries below a = 1); where that is finer than 1 ms,
 the training data's 1 ms step is reported beside it, which shows how far the 1 ms simulator
 is from its first-order (Broadie-Glasserman-Kou) description at narrow boundaries. Writes
-``benchmarks/results/reference_checks.{md,json}``.
+``benchmarks/results/reference_checks.{md,json}``; naming models reruns those and keeps the
+report's other rows.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from hssm_nre.validation.references import ks_check, references
 
 #: Which references the report covers by default: every family once (the races with 2-4 choices).
 DEFAULT = ["ddm", "ddm_sdv", "full_ddm", "angle", "weibull", "ornstein", "race_no_bias_2",
-           "race_no_bias_3", "race_3", "race_no_bias_4"]
+           "race_no_bias_3", "race_3", "race_no_bias_4", "lba2", "lba3", "lba4"]
 OUT = Path(__file__).parent / "results"
 
 
@@ -67,11 +68,17 @@ def main() -> None:
                   f"{'ok' if r['passed'] else 'OUTSIDE'} (at 1 ms {one['ks']:.5f}; excluded "
                   f"{r['excluded']:.4f}; {r['seconds']:.0f} s) theta={np.round(th, 3).tolist()}", flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
+    old = a.out / "reference_checks.json"
+    if a.models != DEFAULT and old.exists():  # rerun some: the report keeps the other models' rows
+        kept = [r for r in json.loads(old.read_text()) if r["model"] not in a.models]
+        order = {m: i for i, m in enumerate(dict.fromkeys([*DEFAULT, *(r["model"] for r in kept), *a.models]))}
+        rows = sorted(kept + rows, key=lambda r: order[r["model"]])  # stable: points keep their order
     md = [
         "# Reference likelihoods against ssm-simulators",
         "",
-        f"`{' '.join(['.venv/bin/python benchmarks/reference_checks.py', *([] if a.models == DEFAULT else a.models)])}`"
-        f" ({a.n_trials:,} simulated trials per parameter vector; run {time.strftime('%Y-%m-%d')}).",
+        "`.venv/bin/python benchmarks/reference_checks.py [MODEL ...]`"
+        f" ({a.n_trials:,} simulated trials per parameter vector; last run {time.strftime('%Y-%m-%d')}"
+        + ("" if a.models == DEFAULT else f", for {', '.join(a.models)}") + ").",
         "KS: the largest distance between the simulated and the reference per-choice rt CDFs; band: the",
         "Dvoretzky-Kiefer-Wolfowitz bound at the 1 % level (union over choices). Excluded: share of",
         "trials where the reference has no density (angle's point mass at its collapse). dt: the",

@@ -162,21 +162,26 @@ def per_trial_error(
     """
     if ref_logp is None:
         require_reference(spec.name)
-    from .simulate import simulate_chunk
+    from .simulate import has_sampling_constraints, sample_parameters, simulate_chunk
 
     rng = np.random.default_rng(seed)
     sim = simulate_chunk(spec, n_x, np.random.SeedSequence(seed))
     rt, ch = sim["rt"].astype(np.float64), sim["choice"].astype(np.float64)
     lo, hi = np.asarray(spec.lower), np.asarray(spec.upper)
-    theta = rng.uniform(lo, hi, size=(len(rt), n_theta, spec.n_params))
+    if has_sampling_constraints(spec):  # e.g. lba's b > A: drawn as the training data were
+        theta = sample_parameters(spec, len(rt) * n_theta, rng).reshape(len(rt), n_theta, spec.n_params)
+    else:
+        theta = rng.uniform(lo, hi, size=(len(rt), n_theta, spec.n_params))
     if shared_theta:
         theta[:] = theta[:1]
-    it = spec.params.index("t")
-    # t inside the box with the support edge below rt (where the likelihood is positive);
-    # a trial faster than every such t (no room) is excluded.
-    t_max = rt[:, None] + (theta[..., it] - support_edge(spec, theta))  # edge = rt at t = t_max
-    t_room = np.maximum(np.minimum(t_max, hi[it]) - lo[it], 0.0)
-    theta[..., it] = lo[it] + rng.uniform(0, 1, size=theta.shape[:2]) * t_room
+    t_room = np.ones(theta.shape[:2])
+    if "t" in spec.params:  # (the LBA has no non-decision time)
+        it = spec.params.index("t")
+        # t inside the box with the support edge below rt (where the likelihood is positive);
+        # a trial faster than every such t (no room) is excluded.
+        t_max = rt[:, None] + (theta[..., it] - support_edge(spec, theta))  # edge = rt at t = t_max
+        t_room = np.maximum(np.minimum(t_max, hi[it]) - lo[it], 0.0)
+        theta[..., it] = lo[it] + rng.uniform(0, 1, size=theta.shape[:2]) * t_room
     R = np.broadcast_to(rt[:, None], theta.shape[:2])
     C = np.broadcast_to(ch[:, None], theta.shape[:2])
     lr = np.asarray(log_ratio_fn(theta, R, C))

@@ -58,6 +58,7 @@ __all__ = [
     "simulate_dataset",
     "simulate_trials",
     "simulate_at",
+    "has_sampling_constraints",
 ]
 
 CHUNK = 100_000
@@ -206,6 +207,12 @@ def per_call_groups(spec: ModelSpec, theta: np.ndarray) -> list[np.ndarray]:
 def _sampling_constraints(spec: ModelSpec) -> list:
     """The ssm-simulators sampling constraints of the model (e.g. lba's b > A)."""
     return (_ssms_config()[spec.name].get("parameter_transforms") or {}).get("sampling", [])
+
+
+def has_sampling_constraints(spec: ModelSpec) -> bool:
+    """Whether the model's parameters are drawn with constraints (e.g. lba's b > A), so that
+    uniform draws from the box leave the model: use :func:`sample_parameters`."""
+    return bool(_sampling_constraints(spec))
 
 
 def _no_constraints_on(spec: ModelSpec, params: tuple[str, ...]) -> None:

@@ -8,7 +8,9 @@ ssm-simulators model in that model's own parameter convention:
 * Fokker-Planck solutions (:mod:`.fokker_planck`): PyDDM for ``angle``, ``weibull`` and
   ``ornstein``; for ssm-simulators' races of independent accumulators (``race_*`` with a
   constant boundary: ``race_no_bias_3``, ``race_3``, ``race_no_z_3``, the 2- and 4-choice
-  ones), a 1-D solve per accumulator.
+  ones), a 1-D solve per accumulator;
+* the LBA's closed form (:mod:`.lba`) for ``lba2``, ``lba3`` and ``lba4``, with
+  ssm-simulators' folded drifts.
 
 Not covered: ``levy`` (alpha-stable noise: no Fokker-Planck equation PyDDM solves), the LCA
 (coupled accumulators: a 3-D equation), angle-bounded races, and models whose drift or
@@ -26,6 +28,7 @@ import numpy as np
 from ..reference import REFERENCE_MODELS, reference_logp
 from ..config import SIM_DELTA_T, SIM_MAX_T, model_spec
 from .fokker_planck import fp_logp, fp_models
+from .lba import LBA_FLOOR, lba_logp, lba_models
 
 __all__ = ["Reference", "reference", "has_reference", "references", "ks_check", "check_step"]
 
@@ -46,7 +49,7 @@ def references() -> dict[str, str]:
     dict of str to str
         Model name to a description of its reference.
     """
-    return ANALYTIC | fp_models()
+    return ANALYTIC | fp_models() | lba_models()
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class Reference:
 
         if self.model in ANALYTIC:
             return WFPT_FLOOR
+        if self.model in lba_models():
+            return LBA_FLOOR
         return RESOLUTION_FLOOR if self.model in DIFFUSION_MODELS else RACE_FLOOR
 
     def logp(self, rt, response, theta, *, fine: bool = True, delta_t: float = SIM_DELTA_T) -> np.ndarray:
@@ -102,6 +107,8 @@ class Reference:
         theta = np.asarray(theta, np.float64)
         if self.model in ANALYTIC:
             return reference_logp(self.model, rt, response, *np.moveaxis(theta, -1, 0))
+        if self.model in lba_models():
+            return lba_logp(rt, response, theta)
         return fp_logp(self.model, rt, response, theta, fine=fine, delta_t=delta_t)
 
     def require(self) -> None:
@@ -302,7 +309,7 @@ def ks_distance(model: str, theta, rt, resp, *, delta_t: float, alpha: float = 0
 def _ks(spec, ref, theta: np.ndarray, rt, resp, delta_t: float, alpha: float) -> dict:
     n_trials = len(rt)
     dt = float(delta_t)
-    t = theta[spec.params.index("t")]
+    t = theta[spec.params.index("t")] if "t" in spec.params else 0.0  # the LBA has none
     ok = rt - t < SIM_MAX_T - 1e-6  # timed-out trials come back at max_t + t with a made-up response
     # decision times from below 0 (full_ddm's t - st) to the slowest trial
     grid = np.linspace(min(0.0, float(rt[ok].min() - t)) - 0.01, float(rt[ok].max() - t) + 0.05, 20_001)

@@ -1,5 +1,6 @@
-"""Fokker-Planck references: each against a closed form in a limit where it has one, and
-(slow) against 500k ssm-simulators trials."""
+"""Reference likelihoods: the Fokker-Planck solves against a closed form in a limit where they
+have one, the LBA's closed form against its own generative process, and (slow) each against
+500k ssm-simulators trials."""
 
 import math
 
@@ -102,7 +103,8 @@ def test_a_race_density_integrates_to_one_over_time_and_choices():
 
 def test_references_cover_the_ddm_family_the_pyddm_models_and_the_races():
     refs = references()
-    for m in ("ddm", "ddm_sdv", "full_ddm", "angle", "weibull", "ornstein", "race_no_bias_3", "race_no_bias_4"):
+    for m in ("ddm", "ddm_sdv", "full_ddm", "angle", "weibull", "ornstein", "race_no_bias_3", "race_no_bias_4",
+              "lba2", "lba3", "lba4"):
         assert has_reference(m) and m in refs
     assert not has_reference("levy") and not has_reference("lca_3")
     with pytest.raises(ValueError, match="no reference"):
@@ -133,6 +135,9 @@ def test_references_cover_the_ddm_family_the_pyddm_models_and_the_races():
         ("ddm", [-1.381, 0.336, 0.83, 1.459]),
         ("angle", [-1.381, 0.345, 0.83, 1.459, 1.209]),
         ("ornstein", [0.548, 0.411, 0.751, 0.213, 1.088]),
+        # the LBA: a slow drift from 0, where the folded drifts matter (rts up to minutes)
+        ("lba2", [0.6, 0.9, 0.02, 0.15]),
+        ("lba4", [0.3, 0.5, 0.25, 0.6, 0.2, 0.4]),
     ],
 )
 def test_each_reference_matches_500k_simulated_trials(model, theta):
@@ -147,3 +152,39 @@ def test_the_simulation_check_refines_its_step_for_narrow_boundaries():
     assert check_step(model_spec("ddm"), [0.5, 0.5, 0.5, 0.3]) == pytest.approx(0.00025)
     assert check_step(model_spec("race_no_bias_3"), [1.0, 1.0, 1.0, 0.4, 0.5, 0.2]) == pytest.approx(1.6e-4)
     assert check_step(model_spec("lba2"), [0.3, 0.5, 0.5, 0.3]) == 0.001  # no boundary a
+
+
+@pytest.mark.parametrize("theta", [[0.6, 0.9, 0.02, 0.15], [0.3, 0.5, 0.25, 0.5, 0.25], [1e-9, 0.5, 0.4, 0.6]])
+def test_the_lba_closed_form_integrates_to_one_and_is_its_generative_process(theta):
+    """ssm-simulators' LBA: starts U(0, A), drifts |N(v, 0.1)|, first to b wins. The closed form
+    against 400k draws of exactly that (the empirical joint CDF per choice, within 4 SE)."""
+    from scipy.integrate import quad
+
+    from hssm_nre.validation.lba import lba_logp
+
+    theta = np.asarray(theta)
+    k = len(theta) - 2
+    density = [lambda t, c=c: float(np.exp(lba_logp(t, c, theta))) for c in range(k)]
+    assert sum(quad(f, 0, np.inf, limit=500)[0] for f in density) == pytest.approx(1.0, abs=1e-6)
+    rng = np.random.default_rng(0)
+    n = 400_000
+    finish = (theta[1] - rng.uniform(0, theta[0], (n, k))) / np.abs(rng.normal(theta[2:], 0.1, (n, k)))
+    choice, rt = finish.argmin(1), finish.min(1)
+    for q in np.quantile(rt, [0.1, 0.5, 0.9]):
+        for c in range(k):
+            p = np.mean((choice == c) & (rt <= q))
+            assert quad(density[c], 0, q, limit=500)[0] == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / n) + 1e-6)
+
+
+def test_the_lba_reference_is_ssm_simulators_model_not_hssm_s_textbook_one():
+    """HSSM's analytic lba2 lets negative drifts never finish and conditions on one positive;
+    ssm-simulators folds them. The two agree where v / s is large and part where it is small."""
+    from hssm.likelihoods.analytical import logp_lba2
+
+    rt = np.array([0.4, 0.7, 1.2])
+    ch = np.array([0, 1, 1])
+    for theta, same in (([0.3, 0.5, 0.6, 0.8], True), ([0.3, 0.5, 0.05, 0.12], False)):
+        ours = reference("lba2").logp(rt, ch, np.asarray(theta))
+        hssm_ = logp_lba2(np.stack([rt, ch], 1), *theta).eval()
+        assert np.allclose(ours, hssm_, atol=1e-6) == same, (theta, ours, hssm_)
+    assert reference("lba2").logp(0.5, 0, np.array([0.6, 0.5, 0.3, 0.3])) == -np.inf  # b < A: not the model
