@@ -53,13 +53,23 @@ def test_pymc_nuts_samples_and_predicts(ddm_data, tiny_path, unpatched_hssm):
 
 
 def test_cli_train_then_hssm_uses_the_cache_without_retraining(monkeypatch, capsys):
-    """`hssm-nre train angle` (tiny budget) -> hssm.HSSM(model="angle") loads it."""
+    """`hssm-nre train angle` (tiny budget, its normaliser too) -> hssm.HSSM(model="angle")
+    loads it. (The normaliser once went into the top of the weights' pytree and the new entry
+    would not load.)"""
     from hssm_nre import cli, training
+    from hssm_nre.normalisation import NormaliserSettings, fit_normaliser
     from hssm_nre.simulate import simulate_dataset
 
+    def small_normaliser(spec, weights, evidence, settings=None, progress=True):  # the default fit, made small
+        return fit_normaliser(spec, weights, evidence, NormaliserSettings(n_theta=32, n_grid=60, steps=5), progress=False)
+
+    monkeypatch.setattr(training, "fit_normaliser", small_normaliser)
     rc = cli.main(["train", "angle", "--n-simulations", "20000", "--steps", "40",
-                   "--batch-size", "256", "--widths", "16,16", "--pin", "--no-normaliser"])
+                   "--batch-size", "256", "--widths", "16,16", "--pin"])
     assert rc == 0 and "Cached at" in capsys.readouterr().out
+    from hssm_nre.cache import find_network
+
+    assert set(find_network("angle").weights) == {"f", "head", "g", "normaliser"}
 
     def no_training(*a, **k):
         raise AssertionError("must not retrain")

@@ -182,15 +182,3 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="n_theta"):
         NormaliserSettings(n_theta=1)
 
-
-def test_training_publishes_the_normaliser_under_its_key(isolated_cache):
-    """`hssm-nre train` without --no-normaliser: the fitted normaliser is in the entry it caches
-    (it once went into the top of the weights' pytree, and the new entry would not load)."""
-    from hssm_nre.config import TrainSettings
-    from hssm_nre.training import train
-
-    small = TrainSettings(n_simulations=8192, steps=20, batch_size=256, widths=(8,), evidence_widths=(4,))
-    e = train("ddm", small, progress=False, normaliser=NormaliserSettings(n_theta=32, n_grid=60, steps=5))
-    assert set(e.weights) == {"f", "head", "g", "normaliser"}
-    assert e.metadata["normaliser"]["settings"]["n_theta"] == 32
-    assert cache.load_entry(e.path).sha256 == e.sha256
