@@ -277,7 +277,11 @@ def test_race_features_start_at_the_independent_race_and_ignore_labels():
     from hssm_nre.architecture import JNP_OPS, init_weights, logit_fn
     from hssm_nre.config import model_spec
 
+    import jax
+
     spec = model_spec("race_3").with_features("race")  # v0 v1 v2 a z0 z1 z2 t
+    # jitted: one compiled program per shape instead of one compilation per operation
+    logit = jax.jit(lambda w_, th_, rt_, ch_: logit_fn(spec, w_, th_, rt_, ch_, JNP_OPS()))
     w = init_weights(spec, (16, 16), (8,), seed=0)
     theta = np.array([[2.0, 1.0, 0.5, 2.0, 0.3, 0.6, 0.1, 0.2]] * 3)
     rt, choice = np.array([0.45, 0.8, 1.9]), np.array([0.0, 2.0, 1.0])
@@ -296,7 +300,7 @@ def test_race_features_start_at_the_independent_race_and_ignore_labels():
         log_pdf(int(c), uu) + sum(log_surv(j, uu) for j in range(3) if j != int(c)) + 0.5 * np.log(2 * np.pi)
         for c, uu in zip(choice, u)
     ]
-    got = np.asarray(logit_fn(spec, w, theta.astype(np.float32), rt.astype(np.float32), choice, JNP_OPS()))
+    got = np.asarray(logit(w, theta.astype(np.float32), rt.astype(np.float32), choice))
     np.testing.assert_allclose(got, expected, rtol=1e-4)
 
     rng = np.random.default_rng(1)
@@ -308,14 +312,14 @@ def test_race_features_start_at_the_independent_race_and_ignore_labels():
     th_p = th.copy()
     th_p[:, perm] = th[:, :3]
     th_p[:, 4 + perm] = th[:, 4:7]
-    before = np.asarray(logit_fn(spec, w, th, rt, ch, JNP_OPS()))
-    after = np.asarray(logit_fn(spec, w, th_p, rt, perm[ch.astype(int)].astype(float), JNP_OPS()))
+    before = np.asarray(logit(w, th, rt, ch))
+    after = np.asarray(logit(w, th_p, rt, perm[ch.astype(int)].astype(float)))
     np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
     assert np.std(before) > 0.1  # the weights do something
 
     # continuous where two other accumulators' drifts cross, though their start points differ
     th = np.array([[1.0 - 1e-5, 1.0, 0.4, 2.0, 0.2, 0.7, 0.5, 0.2], [1.0 + 1e-5, 1.0, 0.4, 2.0, 0.2, 0.7, 0.5, 0.2]])
-    across = np.asarray(logit_fn(spec, w, th, np.array([0.9, 0.9]), np.array([2.0, 2.0]), JNP_OPS()))
+    across = np.asarray(logit(w, th, np.array([0.9, 0.9]), np.array([2.0, 2.0])))
     assert abs(across[1] - across[0]) < 1e-3, across
 
 
@@ -323,6 +327,7 @@ def test_race_head_matches_ssm_simulators_race_when_no_accumulator_starts_near_z
     """The race head's convention is ssm-simulators': accumulator i starts at a z, is absorbed at
     a, drift v_i, unit noise. Away from the reflecting floor at 0 the initial network's density
     (exp of the logit less log sqrt(2 pi), which G = 0 leaves alone) is the simulator's."""
+    import jax
     import jax.numpy as jnp
     import numpy as np
     import ssms
@@ -339,9 +344,10 @@ def test_race_head_matches_ssm_simulators_race_when_no_accumulator_starts_near_z
     )
     rt, ch = np.asarray(out["rts"]).ravel(), np.asarray(out["choices"]).ravel()
     u = np.linspace(1e-4, 15.0, 150_001)
+    logit_of = jax.jit(lambda th_, rt_, ch_: logit_fn(spec, w, th_, rt_, ch_, JNP_OPS()))  # one program
     for c in range(3):
-        logit = logit_fn(spec, w, jnp.asarray(np.tile(theta, (len(u), 1)), jnp.float32),
-                         jnp.asarray(u + 0.2, jnp.float32), jnp.full(len(u), float(c)), JNP_OPS())
+        logit = logit_of(jnp.asarray(np.tile(theta, (len(u), 1)), jnp.float32),
+                         jnp.asarray(u + 0.2, jnp.float32), jnp.full(len(u), float(c)))
         dens = np.exp(np.asarray(logit, float) - 0.5 * np.log(2 * np.pi))
         p = np.trapezoid(dens, u)
         assert abs(p - np.mean(ch == c)) < 0.01, (c, p, np.mean(ch == c))

@@ -121,11 +121,12 @@ def test_the_fused_op_gives_value_and_gradient_from_one_evaluation(lik, rng):
     import jax
     import jax.numpy as jnp
 
+    @jax.jit  # one compiled program, not one compilation per operation
     def total_jax(v_, rest):
         th = jnp.column_stack([v_, jnp.broadcast_to(rest, (25, 3))])
         return lik.logp(th, rt, ch).sum()
 
     assert_close(value, total_jax(theta[:, 0], theta[0, 1:]), rtol=1e-10, atol=1e-8)
-    g = jax.grad(total_jax, argnums=(0, 1))(theta[:, 0], theta[0, 1:])
+    g = jax.jit(jax.grad(total_jax, argnums=(0, 1)))(theta[:, 0], theta[0, 1:])
     assert_close(gv, g[0], rtol=1e-6, atol=1e-6)  # float32 network: XLA may fuse differently
     assert_close([ga, gz, gt], g[1], rtol=1e-6, atol=1e-6)
