@@ -84,9 +84,9 @@ def lba_logp(rt, response, theta, s: float = LBA_SD) -> np.ndarray:
     """
     theta = np.asarray(theta, np.float64)
     k = theta.shape[-1] - 2
-    rt, response = np.broadcast_arrays(np.asarray(rt, np.float64), np.asarray(response))
-    shape = np.broadcast_shapes(rt.shape, theta.shape[:-1])
-    rt, response = np.broadcast_to(rt, shape), np.broadcast_to(response, shape)
+    shape = np.broadcast_shapes(np.shape(rt), np.shape(response), theta.shape[:-1])
+    rt = np.broadcast_to(np.asarray(rt, np.float64), shape)
+    c = np.broadcast_to(np.asarray(response), shape).astype(np.int64)
     theta = np.broadcast_to(theta, (*shape, k + 2))
     A = np.maximum(theta[..., 0], _A_MIN)[..., None]
     b, v = theta[..., 1][..., None], theta[..., 2:]
@@ -98,7 +98,6 @@ def lba_logp(rt, response, theta, s: float = LBA_SD) -> np.ndarray:
         surv = 1.0 - (F_pos + F_neg)
         log_f = np.log(np.maximum(f, 0.0))
         log_s = np.log(np.clip(surv, 0.0, 1.0))
-    c = np.asarray(response, np.int64)
     valid = (rt > 0) & (c >= 0) & (c < k) & (theta[..., 1] >= theta[..., 0])
     ci = np.clip(c, 0, k - 1)[..., None]
     others = np.where(np.arange(k) != ci, log_s, 0.0).sum(-1)
