@@ -3,20 +3,22 @@
     .venv/bin/python benchmarks/continuous_time.py                    # angle, weibull, ornstein; 500k trials
     .venv/bin/python benchmarks/continuous_time.py angle --n-trials 100000
 
-The collapsing-bound and leaky networks (angle, weibull, ornstein) are trained on ssm-simulators'
-raw 1 ms Euler walk, whose boundary is checked only every step: its first-passage times are those
-of a continuously monitored process with the boundary about beta sqrt(dt) further out
+The collapsing-bound and leaky networks (angle, weibull, ornstein) were trained on ssm-simulators'
+raw 1 ms Euler walk (weibull and ornstein still are; angle's training data are now corrected),
+whose boundary is checked only every step: its first-passage times are those of a continuously
+monitored process with the boundary about beta sqrt(dt) further out
 (Broadie-Glasserman-Kou). A user who writes down "angle" means the continuous-time model, which
 PyDDM solves. At the reference checks' parameter vectors (``reference_checks.points``) this
 compares, by the KS distance of the per-choice rt CDFs against PyDDM's continuous-time solution
 (``ks_distance(..., delta_t=0)``; band: Dvoretzky-Kiefer-Wolfowitz at 1 %):
 
-* **raw 1 ms**: the simulation the shipped networks learned;
+* **raw 1 ms**: the simulation the uncorrected networks learn;
 * **corrected 1 ms**: every boundary pulled in by beta sqrt(dt), as the DDM family's training
   data are (a custom boundary b(t) - beta sqrt(dt), the start point held by adjusting z; the shift
   holds locally for a moving boundary);
-* **corrected, fine step**: the same at ``check_step`` (1 ms * a**2 below a = 1). Decision times
-  scale as a**2, so the Euler steps per trial, and the cost, stay about what they are at a = 1.
+* **corrected, fine step**: the same at the training data's step (``euler_steps``: the largest
+  power-of-two fraction of 1 ms at most 1 ms * a**2 below a = 1). Decision times scale as a**2,
+  so the Euler steps per trial stay about what they are at a = 1.
 
 Writes ``benchmarks/results/continuous_time.{md,json}``.
 """
@@ -24,15 +26,15 @@ Writes ``benchmarks/results/continuous_time.{md,json}``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from hssm_nre.config import SIM_DELTA_T, SIM_MAX_T, model_spec
-from hssm_nre.simulate import BGK_BETA, held_start, simulate_at
+from hssm_nre.config import FINE_STEP_MODELS, SIM_DELTA_T, model_spec
+from hssm_nre.simulate import euler_steps, simulate_at
 from hssm_nre.validation.references import check_step, ks_distance
 
 from reference_checks import points
@@ -41,29 +43,19 @@ OUT = Path(__file__).parent / "results"
 DEFAULT = ["angle", "weibull", "ornstein"]
 
 
-def corrected(model: str, theta: np.ndarray, n: int, seed: int, delta_t: float):
-    """``n`` trials at ``theta`` with the model's boundary pulled in by beta sqrt(delta_t) and the
-    start point -b(0) + 2 z b(0) held fixed."""
-    import ssms
+def corrected(model: str, theta: np.ndarray, n: int, seed: int, delta_t: float | None):
+    """``n`` trials at ``theta`` with the model's boundary (a moving one too) pulled in by
+    beta sqrt(delta_t) and the start point -b(0) + 2 z b(0) held fixed, as
+    :mod:`hssm_nre.simulate` simulates boundary-corrected models; ``delta_t`` None: the
+    training data's step (:func:`hssm_nre.simulate.euler_steps`)."""
+    spec = dataclasses.replace(model_spec(model), boundary_correction=True)
+    return simulate_at(spec, theta, n, seed=seed, delta_t=delta_t)
 
-    spec = model_spec(model)
-    cfg = ssms.config.model_config[model]
-    fun = cfg["boundary"]
-    names = list(ssms.config.get_boundary_registry().get(cfg["boundary_name"])["params"])
-    shift = BGK_BETA * np.sqrt(delta_t)
 
-    def boundary(t=0.0, **p):
-        return fun(t, **p) - shift
-
-    p = dict(zip(spec.params, np.asarray(theta, float)))
-    b0 = float(fun(0.0, **{k: p[k] for k in names}))
-    p["z"] = held_start(p["z"], b0, shift)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = ssms.Simulator(model, boundary=boundary, boundary_params=names).simulate(
-            {k: np.array([v]) for k, v in p.items()}, n_samples=n, random_state=seed,
-            return_option="minimal", delta_t=delta_t, max_t=SIM_MAX_T)
-    return np.asarray(out["rts"], float).ravel(), np.asarray(out["choices"], np.int32).ravel()
+def raw(model: str, theta: np.ndarray, n: int, seed: int):
+    """``n`` trials of ssm-simulators' 1 ms walk as it is."""
+    spec = dataclasses.replace(model_spec(model), boundary_correction=False)
+    return simulate_at(spec, theta, n, seed=seed, delta_t=SIM_DELTA_T)
 
 
 def main() -> None:
@@ -75,14 +67,12 @@ def main() -> None:
     a = ap.parse_args()
     rows = []
     for m in a.models:
-        spec = model_spec(m)
-        if spec.boundary_correction:
-            raise SystemExit(f"{m}: its training data are corrected already; this compares uncorrected models.")
+        spec = dataclasses.replace(model_spec(m), boundary_correction=True)
         for i, th in enumerate(points(m, a.points, 0)):
-            dt = check_step(spec, th)
+            dt = float(euler_steps(spec, th[None])[0]) if m in FINE_STEP_MODELS else check_step(spec, th)
             r = {"model": m, "theta": th.tolist(), "fine_dt": dt}
             t0 = time.perf_counter()
-            rt, ch = simulate_at(spec, th, a.n_trials, seed=i)
+            rt, ch = raw(m, th, a.n_trials, seed=i)
             r["raw_seconds"] = time.perf_counter() - t0
             r["raw"] = ks_distance(m, th, rt, ch, delta_t=0.0)
             t0 = time.perf_counter()
@@ -104,7 +94,7 @@ def main() -> None:
         f"({a.n_trials:,} trials per cell; run {time.strftime('%Y-%m-%d')}). KS distance of the per-choice rt CDFs "
         "from PyDDM's continuous-time solution; band: Dvoretzky-Kiefer-Wolfowitz at 1 %. Raw 1 ms: what the "
         "shipped angle, weibull and ornstein networks learned. Corrected: the boundary pulled in by "
-        "beta sqrt(dt), the start point held. Fine step: 1 ms * a**2 below a = 1. Sim seconds: 2 cores, raw 1 ms / "
+        "beta sqrt(dt), the start point held. Fine step: the training data's (at most 1 ms * a**2 below a = 1). Sim seconds: 2 cores, raw 1 ms / "
         "corrected at the fine step.",
         "",
         "| model | theta | raw 1 ms | corrected 1 ms | corrected, fine step (ms) | band | sim seconds |",

@@ -134,6 +134,8 @@ for name in models:
         f.write(f"| parameters and training box | {box} |\n")
         f.write(f"| choices | {', '.join(str(c) for c in spec['choices'])} |\n")
         f.write(f"| features | {spec.get('features', 'generic')} |\n")
+        sim = meta.get("simulation") or {"time": "continuous" if spec.get("boundary_correction") else "discrete"}
+        f.write(f"| time | {sim['time']}" + (f" ({sim['boundary']}; Euler step {sim['euler_step']})" if "boundary" in sim else "") + " |\n")
         f.write(f"| network | MLP {' x '.join(str(w) for w in s['widths'])}, evidence head "
                 f"{' x '.join(str(w) for w in s['evidence_widths'])}, normaliser: "
                 f"{'yes' if 'normaliser' in meta else 'no'} |\n")

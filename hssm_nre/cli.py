@@ -208,6 +208,7 @@ def cmd_info(args) -> int:
     from .cache import find_network, scan
     from .config import model_spec
     from .errors import NetworkNotFoundError
+    from .simulate import describe_simulation
 
     spec = model_spec(args.model)
     print(f"model:   {spec.name}")
@@ -215,6 +216,8 @@ def cmd_info(args) -> int:
     print("box:     " + ", ".join(f"{p} [{lo:g}, {hi:g}]" for p, (lo, hi) in spec.bounds.items()))
     print(f"choices: {list(spec.choices)}")
     print(f"features: {_features(spec)} (for new training)")
+    sim = describe_simulation(spec)
+    print(f"time:    {sim['time']} ({sim['boundary']}; Euler step {sim['euler_step']})")
     records = scan(model=spec.name)
     try:
         entry = find_network(spec.name, warn=False)
@@ -227,6 +230,7 @@ def cmd_info(args) -> int:
         print(f"  chosen: {entry.reason}")
         print(f"  sha256: {entry.sha256}")
         print(f"  features: {_features(entry.spec)}")
+        print(f"  time: {describe_simulation(entry.spec)['time']}")
         for key in ("reproduce", "train_seconds", "simulation_seconds", "steps_run", "versions"):
             if key in m:
                 print(f"  {key}: {m[key]}")

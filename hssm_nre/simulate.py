@@ -22,7 +22,10 @@ data at a = 1.22. For models in ``BOUNDARY_CORRECTED_MODELS`` the simulator is
 run with the boundary pulled in by that amount (start point held fixed), which
 recovers the continuous-time model (measured: WFPT MLE of a 1.200, z exact,
 from 200k corrected trials at a = 1.2; 1.220 uncorrected). The network then
-learns the continuous-time DDM, whose exact likelihood is WFPT.
+learns the continuous-time DDM, whose exact likelihood is WFPT. A moving boundary
+(angle, weibull) is pulled in the same way at every step, b(t) - 0.5826 sqrt(dt): the shift
+holds locally. Models in ``FINE_STEP_MODELS`` are simulated below a = 1 at a finer step
+(:func:`euler_steps`), where the 1 ms correction alone still misses the continuous-time model.
 
 Per-call parameters: ssm-simulators' batched simulator mishandles a few parameters when they
 vary between the rows of one call (levy's alpha: ``ModelSpec.per_call_params``, found for every
@@ -46,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from .interrupt import ignore_in_worker, signals_blocked
-from .config import SIM_DELTA_T, SIM_MAX_T, ModelSpec, _ssms_config, model_spec
+from .config import FINE_STEP_MODELS, SIM_DELTA_T, SIM_MAX_T, ModelSpec, _ssms_config, model_spec
 from .errors import NREWarning, warn
 
 __all__ = [
@@ -58,6 +61,11 @@ __all__ = [
     "simulate_dataset",
     "simulate_trials",
     "simulate_at",
+    "simulate_rows",
+    "simulator",
+    "simulator_theta",
+    "euler_steps",
+    "describe_simulation",
     "has_sampling_constraints",
 ]
 
@@ -106,11 +114,30 @@ def sample_parameters(spec: ModelSpec, n: int, rng: np.random.Generator) -> np.n
 BGK_BETA = 0.5825971579390106
 
 
+def euler_steps(spec: ModelSpec, theta: np.ndarray) -> np.ndarray:
+    """The Euler step each row of ``theta`` (model order) is simulated with, in seconds.
+
+    1 ms, except for boundary-corrected models in ``FINE_STEP_MODELS`` below a boundary ``a`` of 1: there the
+    largest power-of-two fraction of 1 ms at most ``1 ms * a**2``. The discretisation error
+    left after the boundary correction scales as sqrt(dt) / a; decision times scale as a**2,
+    so the steps per trial (the cost) stay about what they are at a = 1.
+    """
+    theta = np.asarray(theta, np.float64)
+    steps = np.full(len(theta), SIM_DELTA_T)
+    if spec.boundary_correction and spec.name in FINE_STEP_MODELS:
+        a = np.minimum(1.0, theta[:, spec.params.index("a")])
+        k = np.maximum(0.0, np.ceil(-np.log2(a * a) - 1e-9))
+        steps = SIM_DELTA_T * 2.0**-k
+    return steps
+
+
 def simulator_theta(spec: ModelSpec, theta: np.ndarray, delta_t: float = SIM_DELTA_T) -> np.ndarray:
     """Parameters handed to ssm-simulators for the model parameters ``theta``.
 
-    Identity except for boundary-corrected models, whose boundary ``a`` is pulled
-    in by ``BGK_BETA * sqrt(dt)`` with the start point -a + 2 a z held fixed.
+    Identity except for boundary-corrected models, where the boundary is pulled in by
+    ``BGK_BETA * sqrt(dt)`` and the start point -b(0) + 2 b(0) z held fixed. A constant boundary
+    is pulled in here (``a`` lowered); a moving one (angle, weibull) by the simulator
+    :func:`simulator` builds, so only ``z`` changes here.
     """
     if not spec.boundary_correction:
         return theta
@@ -118,9 +145,67 @@ def simulator_theta(spec: ModelSpec, theta: np.ndarray, delta_t: float = SIM_DEL
     ia, iz = spec.params.index("a"), spec.params.index("z")
     a, z = out[:, ia], out[:, iz]
     shift = BGK_BETA * np.sqrt(delta_t)
-    out[:, iz] = held_start(z, a, shift)
-    out[:, ia] = a - shift
+    moving = _moving_boundary(spec)
+    if moving is None:
+        out[:, iz] = held_start(z, a, shift)
+        out[:, ia] = a - shift
+    else:
+        fun, names = moving
+        b0 = fun(0.0, **{p: out[:, spec.params.index(p)] for p in names})
+        out[:, iz] = held_start(z, b0, shift)
     return out
+
+
+def simulator(spec: ModelSpec, delta_t: float = SIM_DELTA_T):
+    """The ``ssms.Simulator`` for ``spec`` at Euler step ``delta_t``: the model's own, or for a
+    boundary-corrected model with a moving boundary b(t), one whose boundary is
+    b(t) - ``BGK_BETA * sqrt(delta_t)`` (the discrete-monitoring shift holds locally)."""
+    import ssms
+
+    moving = _moving_boundary(spec) if spec.boundary_correction else None
+    if moving is None:
+        return ssms.Simulator(spec.name)
+    fun, names = moving
+    shift = BGK_BETA * np.sqrt(delta_t)
+
+    def pulled_in(t=0.0, **params):
+        return fun(t, **params) - shift
+
+    return ssms.Simulator(spec.name, boundary=pulled_in, boundary_params=list(names))
+
+
+def _moving_boundary(spec: ModelSpec):
+    """``(function, parameter names)`` of the model's ssm-simulators boundary when it is not
+    constant, else None."""
+    from ssms.config import get_boundary_registry
+
+    name = _ssms_config()[spec.name].get("boundary_name", "constant")
+    if name == "constant":
+        return None
+    info = get_boundary_registry().get(name)
+    return info["fun"], tuple(info["params"])
+
+
+def describe_simulation(spec: ModelSpec) -> dict[str, str]:
+    """What the training simulations of ``spec`` represent, as a network's metadata records it.
+
+    Returns
+    -------
+    dict of str to str
+        ``time``: "continuous" (boundary-corrected) or "discrete"; ``boundary``: how the
+        simulator's boundary relates to the model's; ``euler_step``: the step used.
+    """
+    step = f"{SIM_DELTA_T * 1000:g} ms"
+    if spec.boundary_correction and spec.name in FINE_STEP_MODELS:
+        step += " from a = 1 up; below, the largest power-of-two fraction of it at most 1 ms * a**2"
+    if not spec.boundary_correction:
+        return {"time": "discrete", "boundary": "as the model's, checked every Euler step", "euler_step": step}
+    moving = "b(t)" if _moving_boundary(spec) is not None else "a"
+    return {
+        "time": "continuous",
+        "boundary": f"{moving} - {BGK_BETA:.4f} sqrt(dt) (discrete-monitoring correction), start point held",
+        "euler_step": step,
+    }
 
 
 def held_start(z, b0, shift):
@@ -158,9 +243,7 @@ def simulate_chunk(
         theta[:, idx] = np.repeat(sample_parameters(spec, n_groups, rng)[:, idx], GROUP, axis=0)[:n]
         calls = [slice(g * GROUP, min(n, (g + 1) * GROUP)) for g in range(n_groups)]
     states = (int(rng.integers(0, 2**31 - 1)) for _ in calls)  # drawn call by call, in order
-    rt, choice = simulate_rows(
-        spec, simulator_theta(spec, theta), calls, states, delta_t=SIM_DELTA_T, max_t=SIM_MAX_T
-    )
+    rt, choice = simulate_rows(spec, theta, calls, states)
     keep = recorded(spec, rt, choice, theta[:, spec.params.index("t")] if spec.shift else 0.0)
     return {
         "theta": theta[keep].astype(np.float32),
@@ -170,25 +253,34 @@ def simulate_chunk(
     }
 
 
-def simulate_rows(spec: ModelSpec, sim_theta: np.ndarray, calls, random_states, **kwargs):
-    """One trial per row of ``sim_theta`` (simulator parameters, :func:`simulator_theta`):
-    one ssm-simulators call per entry of ``calls`` (slices or index arrays that cover every
-    row), seeded by ``random_states`` in the same order; ``kwargs`` go to ``simulate``.
-    Returns ``(rt float64, choice int32)`` in row order."""
-    import ssms
-
-    sim = ssms.Simulator(spec.name)
-    rt, choice = np.empty(len(sim_theta)), np.empty(len(sim_theta), np.int32)
+def simulate_rows(spec: ModelSpec, theta: np.ndarray, calls, random_states, *, max_t: float = SIM_MAX_T):
+    """One trial per row of ``theta`` (model parameters, model order): one ssm-simulators call
+    per entry of ``calls`` (slices or index arrays that cover every row), seeded by
+    ``random_states`` in the same order, split further by Euler step (:func:`euler_steps`;
+    the k-th step's part of a call is seeded ``state + k``). Boundary correction as
+    :func:`simulator_theta` and :func:`simulator`. Returns ``(rt float64, choice int32)`` in
+    row order."""
+    theta = np.asarray(theta, np.float64)
+    steps = euler_steps(spec, theta)
+    sims: dict[float, Any] = {}
+    rt, choice = np.empty(len(theta)), np.empty(len(theta), np.int32)
     for rows, state in zip(calls, random_states):
-        out = sim.simulate(
-            {p: sim_theta[rows, i] for i, p in enumerate(spec.params)},
-            n_samples=1,
-            return_option="minimal",
-            random_state=state,
-            **kwargs,
-        )
-        rt[rows] = np.asarray(out["rts"], dtype=np.float64).ravel()
-        choice[rows] = np.asarray(out["choices"]).ravel()
+        rows = np.arange(len(theta))[rows]
+        for k, dt in enumerate(np.unique(steps[rows])):
+            part = rows[steps[rows] == dt]
+            if dt not in sims:
+                sims[dt] = simulator(spec, dt)
+            sim_theta = simulator_theta(spec, theta[part], dt)
+            out = sims[dt].simulate(
+                {p: sim_theta[:, i] for i, p in enumerate(spec.params)},
+                n_samples=1,
+                return_option="minimal",
+                random_state=(int(state) + k) % 2**31,
+                delta_t=float(dt),
+                max_t=max_t,
+            )
+            rt[part] = np.asarray(out["rts"], dtype=np.float64).ravel()
+            choice[part] = np.asarray(out["choices"]).ravel()
     return rt, choice
 
 
@@ -409,21 +501,21 @@ def simulate_dataset(
 
 
 def simulate_at(
-    spec: ModelSpec, theta: np.ndarray, n: int, *, seed: int, delta_t: float = SIM_DELTA_T
+    spec: ModelSpec, theta: np.ndarray, n: int, *, seed: int, delta_t: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` raw trials at one parameter vector ``theta`` (model order), in one ssm-simulators
-    call with Euler steps of ``delta_t`` (the boundary correction at that step included).
-    Nothing is dropped: timed-out trials come back at rt ~ max_t + t with a made-up response.
-    Returns ``(rt float64, choice int32)``."""
-    import ssms
-
-    sim_theta = simulator_theta(spec, np.asarray(theta, float)[None], delta_t)[0]
-    out = ssms.Simulator(spec.name).simulate(
+    call with Euler steps of ``delta_t`` (default: the training data's, :func:`euler_steps`),
+    the boundary correction at that step included. Nothing is dropped: timed-out trials come
+    back at rt ~ max_t + t with a made-up response. Returns ``(rt float64, choice int32)``."""
+    theta = np.asarray(theta, float)[None]
+    dt = float(euler_steps(spec, theta)[0]) if delta_t is None else float(delta_t)
+    sim_theta = simulator_theta(spec, theta, dt)[0]
+    out = simulator(spec, dt).simulate(
         {p: np.asarray([sim_theta[i]]) for i, p in enumerate(spec.params)},
         n_samples=n,
         random_state=seed,
         return_option="minimal",
-        delta_t=delta_t,
+        delta_t=dt,
         max_t=SIM_MAX_T,
     )
     return np.asarray(out["rts"], float).ravel(), np.asarray(out["choices"], np.int32).ravel()
@@ -463,7 +555,7 @@ def simulate_trials(model: str, theta: np.ndarray, *, seed: int = 0):
     import pandas as pd
 
     spec = model_spec(model)
-    sim = simulator_theta(spec, np.asarray(theta, float))
-    calls = per_call_groups(spec, sim)
-    rt, response = simulate_rows(spec, sim, calls, (seed + g for g in range(len(calls))))
+    theta = np.asarray(theta, float)
+    calls = per_call_groups(spec, theta)
+    rt, response = simulate_rows(spec, theta, calls, (seed + g for g in range(len(calls))))
     return pd.DataFrame({"rt": rt, "response": response.astype(int)})

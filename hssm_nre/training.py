@@ -15,7 +15,7 @@ from .evidence import fit_evidence
 from .interrupt import Interruptible
 from .network import steps_per_second_estimate, train_network
 from .normalisation import NormaliserSettings, fit_normaliser
-from .simulate import default_workers, simulate_training_data
+from .simulate import default_workers, describe_simulation, simulate_training_data
 
 __all__ = ["train", "train_task", "estimate_seconds", "reproduce_command"]
 
@@ -243,6 +243,7 @@ def train(
                     "stopped_early": result["stopped_early"],
                     "loss_per_epoch": [round(x, 5) for x in result["history"]],
                     "rt_range": rt_range(data["rt"]),
+                    "simulation": describe_simulation(spec),
                     "reproduce": reproduce_command(spec.name, settings, spec.features, normaliser is not None),
                 }
                 | extra,

@@ -177,8 +177,8 @@ print("true contamination: 0.050")
 # by sum_i [log p_ddm(x_i) - log p_angle(x_i)]. The normalised likelihoods make the two elpds
 # comparable, and we show the size of the shift the ratios would have introduced.
 #
-# The shipped angle network's validation record is marked failed (one coverage miss, `z` at
-# 90 %; `hssm_nre/pretrained/angle/README.md`), so HSSM warns when it is used below.
+# The shipped angle network's validation record is marked failed (coverage misses for `a` and
+# `z`; `hssm_nre/pretrained/angle/validation.md`), so HSSM warns when it is used below.
 
 # %%
 theta_angle = {"v": 0.6, "a": 1.4, "z": 0.5, "t": 0.3, "theta": 0.6}

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..reference import REFERENCE_MODELS, reference_logp
 from ..config import SIM_DELTA_T, SIM_MAX_T, model_spec
+from ..errors import UnknownModelError, UnsupportedModelError
 from .fokker_planck import fp_logp, fp_models
 from .lba import LBA_FLOOR, lba_logp, lba_models
 
@@ -62,10 +63,14 @@ class Reference:
         The ssm-simulators model name.
     description
         What the reference is (e.g. "HSSM's analytic WFPT (Navarro & Fuss 2009)").
+    delta_t
+        For a Fokker-Planck solve: the Euler step of the simulator it describes, 0 for the
+        continuous-time model (what a boundary-corrected network learns).
     """
 
     model: str
     description: str
+    delta_t: float = SIM_DELTA_T
 
     @property
     def floor(self) -> float:
@@ -83,7 +88,7 @@ class Reference:
             return LBA_FLOOR
         return RESOLUTION_FLOOR if self.model in DIFFUSION_MODELS else RACE_FLOOR
 
-    def logp(self, rt, response, theta, *, fine: bool = True, delta_t: float = SIM_DELTA_T) -> np.ndarray:
+    def logp(self, rt, response, theta, *, fine: bool = True, delta_t: float | None = None) -> np.ndarray:
         """Per-trial log-density of the reference.
 
         Parameters
@@ -95,9 +100,10 @@ class Reference:
         fine
             For a Fokker-Planck solve: its fine grid (``False``: the coarser one).
         delta_t
-            For a Fokker-Planck solve: the Euler step of the simulator it describes (the
-            networks learn the 1 ms simulator as it is). The analytic references are of the
-            continuous-time model, which the boundary-corrected simulator approaches at any step.
+            For a Fokker-Planck solve: the Euler step of the simulator it describes, 0 for the
+            continuous-time model (default: the reference's ``delta_t``). The analytic
+            references are of the continuous-time model, which the boundary-corrected simulator
+            approaches at any step.
 
         Returns
         -------
@@ -109,7 +115,8 @@ class Reference:
             return reference_logp(self.model, rt, response, *np.moveaxis(theta, -1, 0))
         if self.model in lba_models():
             return lba_logp(rt, response, theta)
-        return fp_logp(self.model, rt, response, theta, fine=fine, delta_t=delta_t)
+        dt = self.delta_t if delta_t is None else delta_t
+        return fp_logp(self.model, rt, response, theta, fine=fine, delta_t=dt)
 
     def require(self) -> None:
         """Check that the package the reference solves with is installed.
@@ -182,13 +189,18 @@ def has_reference(model: str) -> bool:
     return model in references()
 
 
-def reference(model: str) -> Reference:
+def reference(model: str, *, continuous: bool | None = None) -> Reference:
     """The reference likelihood of ``model``.
 
     Parameters
     ----------
     model
         A model with a reference (:func:`references`).
+    continuous
+        Of the continuous-time model (True) or of ssm-simulators' 1 ms walk as it is (False,
+        for networks trained without the boundary correction). Default: as the model's
+        training data are today (``ModelSpec.boundary_correction``). Matters for the
+        Fokker-Planck references only; the others describe the continuous-time model.
 
     Returns
     -------
@@ -210,7 +222,16 @@ def reference(model: str) -> Reference:
     refs = references()
     if model not in refs:
         raise ValueError(f"{model!r} has no reference likelihood; references: {', '.join(refs)}.")
-    return Reference(model, refs[model])
+    if continuous is None:
+        try:
+            continuous = model_spec(model).boundary_correction
+        except (UnknownModelError, UnsupportedModelError):
+            continuous = False
+    if model not in fp_models():
+        return Reference(model, refs[model])
+    if continuous:
+        return Reference(model, f"{refs[model]}, continuous time", 0.0)
+    return Reference(model, f"{refs[model]}, of the {SIM_DELTA_T * 1000:g} ms Euler walk", SIM_DELTA_T)
 
 
 def check_step(spec, theta) -> float:

@@ -76,7 +76,7 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str)
         pt = f["per_trial"]
         floor = reference(report.model).floor
         lines += [
-            f"## Against the reference: {reference(report.model).description}",
+            f"## Against the reference: {pt.get('reference') or reference(report.model).description}",
             "",
             f"Per-trial error (differences over theta at fixed x, across the box): median "
             f"{pt['median']:.3f}, 90th percentile {pt['p90']:.3f} nats ({pt['excluded']:.1%} of points "

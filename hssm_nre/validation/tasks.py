@@ -92,7 +92,7 @@ def run_task(task: dict) -> list[dict]:
         elif study == "fidelity":
             from .references import reference
 
-            ref = reference(lik.spec.name)
+            ref = reference(lik.spec.name, continuous=lik.spec.boundary_correction)
             nre_ll = fit.logp_draws(draws, data)
             ref_ll = ref.total_logp(draws, data)
             if np.isnan(ref_ll).any():  # e.g. trials near angle's collapse, where it has no density

@@ -69,7 +69,9 @@ def test_cli_train_then_hssm_uses_the_cache_without_retraining(monkeypatch, caps
     assert rc == 0 and "Cached at" in capsys.readouterr().out
     from hssm_nre.cache import find_network
 
-    assert set(find_network("angle").weights) == {"f", "head", "g", "normaliser"}
+    entry = find_network("angle")
+    assert set(entry.weights) == {"f", "head", "g", "normaliser"}
+    assert entry.metadata["simulation"]["time"] == "continuous"  # angle learns the continuous-time model
 
     def no_training(*a, **k):
         raise AssertionError("must not retrain")

@@ -22,6 +22,7 @@ def test_info_prints_box_and_network(capsys):
     out = capsys.readouterr().out
     assert "a [0.3, 2.5]" in out and "shipped" in out and "hssm-nre train ddm" in out
     assert "validation: passed" in out and "likelihood in hssm.HSSM by default: normalised" in out
+    assert "time:    continuous (a - 0.5826 sqrt(dt)" in out and "  time: continuous" in out
 
 
 def test_unknown_model_is_a_clean_error(capsys):

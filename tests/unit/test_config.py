@@ -75,7 +75,8 @@ def test_models_an_nre_cannot_express_are_refused_with_the_reason(name, match):
 def test_ddm_sdv_is_simulated_with_the_boundary_correction():
     """HSSM's analytic ddm_sdv is the continuous-time model, so its training data are corrected."""
     assert model_spec("ddm_sdv").boundary_correction
-    assert not model_spec("angle").boundary_correction  # collapsing bounds: not a constant band
+    assert model_spec("angle").boundary_correction  # a moving boundary is pulled in locally
+    assert not model_spec("levy").boundary_correction  # jumps: no boundary-crossing correction
 
 
 def test_spread_non_decision_time_moves_the_support_edge():

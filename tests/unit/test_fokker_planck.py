@@ -116,6 +116,22 @@ def test_references_cover_the_ddm_family_the_pyddm_models_and_the_races():
     assert tot.shape == (2,) and np.all(np.isfinite(tot))
 
 
+def test_a_reference_describes_the_time_model_its_network_learned():
+    """Boundary-corrected models (angle) against the continuous-time solution, the others against
+    their 1 ms walk; a network trained the other way asks for its own."""
+    ang, wei = reference("angle"), reference("weibull")
+    assert ang.delta_t == 0.0 and "continuous time" in ang.description
+    assert wei.delta_t == 0.001 and "1 ms Euler walk" in wei.description
+    assert reference("angle", continuous=False).delta_t == 0.001
+    assert reference("ddm").delta_t == 0.001 and "Euler" not in reference("ddm").description  # WFPT: continuous
+    rt, resp = np.array([0.45, 0.7, 1.3]), np.array([1.0, -1.0, 1.0])
+    th = np.array([0.5, 0.6, 0.5, 0.2, 0.3])  # small a: the two time models differ visibly
+    cont = ang.logp(rt, resp, th)
+    np.testing.assert_array_equal(cont, fp_logp("angle", rt, resp, th, delta_t=0.0))
+    walk = reference("angle", continuous=False).logp(rt, resp, th)
+    assert np.max(np.abs(cont - walk)) > 0.01
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "model, theta",

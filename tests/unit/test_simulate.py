@@ -58,9 +58,80 @@ def test_boundary_correction_pulls_the_boundary_in_and_keeps_the_start_point():
     np.testing.assert_array_equal(sim[:, [0, 3]], th[:, [0, 3]])
     assert np.all((sim[:, 2] > 0) & (sim[:, 2] < 1))
     # models without the correction are simulated as they are
+    levy = model_spec("levy")
+    x = np.ones((2, levy.n_params))
+    assert simulator_theta(levy, x) is x
+
+
+def test_a_moving_boundary_is_pulled_in_at_every_step_with_the_start_point_held():
+    """Corrected angle at theta = 0 (a flat boundary) is the raw walk with a - beta sqrt(dt) and
+    the start point held: the same trials, draw for draw."""
+    import dataclasses
+
+    from hssm_nre.simulate import BGK_BETA, simulate_rows
+
+    spec = model_spec("angle")  # v, a, z, t, theta
+    assert spec.boundary_correction
+    th = np.array([[0.7, 1.3, 0.35, 0.2, 0.0]] * 400 + [[-0.4, 1.8, 0.6, 0.5, 0.0]] * 400)
+    rt, ch = simulate_rows(spec, th, [slice(0, len(th))], [11])
+    shift = BGK_BETA * np.sqrt(0.001)
+    raw = th.copy()
+    raw[:, 1] = th[:, 1] - shift
+    raw[:, 2] = (-th[:, 1] + 2 * th[:, 1] * th[:, 2] + raw[:, 1]) / (2 * raw[:, 1])  # same absolute start
+    uncorrected = dataclasses.replace(spec, boundary_correction=False)
+    rt0, ch0 = simulate_rows(uncorrected, raw, [slice(0, len(th))], [11])
+    np.testing.assert_allclose(rt, rt0, rtol=1e-6)
+    np.testing.assert_array_equal(ch, ch0)
+    # and the correction is not a no-op: the uncorrected walk from the same seed differs
+    rt1, _ = simulate_rows(uncorrected, th, [slice(0, len(th))], [11])
+    assert np.mean(rt1) > np.mean(rt)
+
+
+def test_fine_step_models_are_simulated_at_most_1_ms_times_a_squared_below_a_of_1():
+    from hssm_nre.simulate import euler_steps
+
     ang = model_spec("angle")
-    x = np.ones((2, ang.n_params))
-    assert simulator_theta(ang, x) is x
+    a = np.array([3.0, 1.0, 0.8, 0.5, 0.4, 0.3])
+    th = np.zeros((len(a), ang.n_params))
+    th[:, ang.params.index("a")] = a
+    steps = euler_steps(ang, th)
+    np.testing.assert_allclose(steps * 1000, [1, 1, 0.5, 0.25, 0.125, 0.0625])
+    assert np.all(steps <= 0.001 * np.minimum(1, a * a) + 1e-15)
+    assert np.all(steps > 0.0005 * np.minimum(1, a * a))
+    ddm = model_spec("ddm")  # the DDM family keeps the 1 ms walk its networks were trained on
+    assert np.all(euler_steps(ddm, th[:, :4]) == 0.001)
+    # what a network's metadata records
+    from hssm_nre.simulate import describe_simulation
+
+    d = describe_simulation(ang)
+    assert d["time"] == "continuous" and d["boundary"].startswith("b(t) - 0.5826") and "a**2" in d["euler_step"]
+    assert describe_simulation(ddm)["boundary"].startswith("a - 0.5826") and describe_simulation(ddm)["euler_step"] == "1 ms"
+    assert describe_simulation(model_spec("levy"))["time"] == "discrete"
+
+
+def test_rows_are_simulated_in_one_call_per_euler_step(monkeypatch):
+    """A call's rows split by step, each part with its own simulator, step and seed."""
+    import hssm_nre.simulate as sim
+
+    calls = []
+
+    class Fake:
+        def __init__(self, dt):
+            self.dt = dt
+
+        def simulate(self, theta, *, n_samples, random_state, delta_t, **kw):
+            n = len(theta["a"])
+            calls.append((self.dt, delta_t, n, random_state))
+            return {"rts": np.full(n, delta_t), "choices": np.ones(n)}
+
+    monkeypatch.setattr(sim, "simulator", lambda spec, dt: Fake(dt))
+    ang = model_spec("angle")
+    th = np.tile([0.0, 1.5, 0.5, 0.2, 0.3], (6, 1))
+    th[[1, 4], 1] = 0.5
+    th[3, 1] = 0.3
+    rt, _ = sim.simulate_rows(ang, th, [slice(0, 6)], [5])
+    assert sorted(calls) == [(0.0000625, 0.0000625, 1, 5), (0.00025, 0.00025, 2, 6), (0.001, 0.001, 3, 7)]
+    np.testing.assert_allclose(rt, [0.001, 0.00025, 0.001, 0.0000625, 0.00025, 0.001])
 
 
 def test_simulated_datasets_hold_recorded_trials_only():
