@@ -93,7 +93,7 @@ def main() -> None:
         f"`.venv/bin/python benchmarks/continuous_time.py{'' if a.models == DEFAULT else ' ' + ' '.join(a.models)}` "
         f"({a.n_trials:,} trials per cell; run {time.strftime('%Y-%m-%d')}). KS distance of the per-choice rt CDFs "
         "from PyDDM's continuous-time solution; band: Dvoretzky-Kiefer-Wolfowitz at 1 %. Raw 1 ms: what the "
-        "shipped angle, weibull and ornstein networks learned. Corrected: the boundary pulled in by "
+        "uncorrected networks learn (weibull, ornstein; angle's before it was corrected). Corrected: the boundary pulled in by "
         "beta sqrt(dt), the start point held. Fine step: the training data's (at most 1 ms * a**2 below a = 1). Sim seconds: 2 cores, raw 1 ms / "
         "corrected at the fine step.",
         "",

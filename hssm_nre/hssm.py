@@ -630,8 +630,9 @@ def build(
         "backend": "jax",
         "default_priors": _uniform_priors(box) | dict(default_priors or {}),
     }
-    if rv is not None:
-        mc["rv"] = rv
+    # posterior and prior predictive draws simulate the model the network learned (continuous
+    # time where its training data are corrected), not ssm-simulators' raw walk
+    mc["rv"] = rv if rv is not None else predictive_simulator(spec)
     out = dict(hssm_args)
     out.update(
         model=model,
@@ -646,6 +647,25 @@ def build(
     if new_include is not None:
         out["include"] = new_include
     return NRESetup(spec=spec, entry=entry, kind=kind, kwargs=out, bounds=box, op=op)
+
+
+def predictive_simulator(spec: ModelSpec):
+    """The simulator HSSM's ``model_config["rv"]`` takes (ssm-simulators' HSSM protocol: called
+    with ``theta``, ``random_state``, ``n_replicas``; attributes ``model_name``, ``choices``,
+    ``obs_dim``) that simulates as the training data are (:func:`hssm_nre.simulate.simulate_replicas`):
+    boundary-corrected models in continuous time, per-call parameters grouped."""
+    from .simulate import simulate_replicas
+
+    def simulate(theta, random_state=None, n_replicas=1, **_):
+        if isinstance(random_state, np.random.Generator):
+            random_state = int(random_state.integers(0, 2**31 - 1))
+        seed = int(np.random.default_rng().integers(0, 2**31 - 1)) if random_state is None else int(random_state)
+        return simulate_replicas(spec, theta, n_replicas, seed=seed).squeeze()
+
+    simulate.model_name = spec.name
+    simulate.choices = list(spec.choices)
+    simulate.obs_dim = 2
+    return simulate
 
 
 def _formula_of(spec_item) -> str | None:

@@ -62,6 +62,7 @@ __all__ = [
     "simulate_trials",
     "simulate_at",
     "simulate_rows",
+    "simulate_replicas",
     "simulator",
     "simulator_theta",
     "euler_steps",
@@ -257,7 +258,7 @@ def simulate_rows(spec: ModelSpec, theta: np.ndarray, calls, random_states, *, m
     """One trial per row of ``theta`` (model parameters, model order): one ssm-simulators call
     per entry of ``calls`` (slices or index arrays that cover every row), seeded by
     ``random_states`` in the same order, split further by Euler step (:func:`euler_steps`;
-    the k-th step's part of a call is seeded ``state + k``). Boundary correction as
+    the first step's part of a call is seeded ``state``, the others from spawned streams). Boundary correction as
     :func:`simulator_theta` and :func:`simulator`. Returns ``(rt float64, choice int32)`` in
     row order."""
     theta = np.asarray(theta, np.float64)
@@ -275,13 +276,22 @@ def simulate_rows(spec: ModelSpec, theta: np.ndarray, calls, random_states, *, m
                 {p: sim_theta[:, i] for i, p in enumerate(spec.params)},
                 n_samples=1,
                 return_option="minimal",
-                random_state=(int(state) + k) % 2**31,
+                random_state=_part_seed(int(state), k),
                 delta_t=float(dt),
                 max_t=max_t,
             )
             rt[part] = np.asarray(out["rts"], dtype=np.float64).ravel()
             choice[part] = np.asarray(out["choices"]).ravel()
     return rt, choice
+
+
+def _part_seed(state: int, k: int) -> int:
+    """The seed of the k-th Euler-step part of a call seeded ``state``: ``state`` itself for the
+    first (a one-step model draws as it always did), a spawned stream for the others (``state +
+    k`` would reuse the next call's)."""
+    if k == 0:
+        return state
+    return int(np.random.SeedSequence([state, k]).generate_state(1)[0] % (2**31 - 1))
 
 
 def per_call_groups(spec: ModelSpec, theta: np.ndarray) -> list[np.ndarray]:
@@ -519,6 +529,19 @@ def simulate_at(
         max_t=SIM_MAX_T,
     )
     return np.asarray(out["rts"], float).ravel(), np.asarray(out["choices"], np.int32).ravel()
+
+
+def simulate_replicas(spec: ModelSpec, theta: np.ndarray, n_replicas: int, *, seed: int) -> np.ndarray:
+    """``n_replicas`` simulated data sets at the per-trial parameters ``theta`` (``(n, P)``, model
+    order), as the training data are simulated (boundary correction, Euler steps, per-call
+    parameters; timed-out trials come back as ssm-simulators returns them). Returns shape
+    ``(n_replicas, n, 2)``: rt and response."""
+    theta = np.atleast_2d(np.asarray(theta, np.float64))
+    rows = np.tile(theta, (int(n_replicas), 1))  # replica-major
+    calls = per_call_groups(spec, rows)
+    states = np.random.SeedSequence(int(seed)).generate_state(len(calls)) % (2**31 - 1)
+    rt, choice = simulate_rows(spec, rows, calls, states)
+    return np.stack([rt, choice.astype(np.float64)], axis=-1).reshape(int(n_replicas), len(theta), 2)
 
 
 #: simulate_dataset tops up trials lost to max_t for at most this many rounds.

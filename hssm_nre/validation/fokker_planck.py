@@ -286,8 +286,8 @@ def fp_logp(model: str, rt, response, theta, *, fine: bool = True,
     """Per-trial log-density: ``theta`` (..., P) in ssm-simulators order, ``rt``/``response``
     broadcast against ``theta.shape[:-1]``. One solve per distinct parameter vector (t aside);
     ``fine=False``: PyDDM's coarser default grid. ``delta_t``: the simulator's Euler step the
-    density is of (the networks learn the 1 ms simulator; smaller steps approach the
-    continuous-time model)."""
+    density is of (uncorrected networks learn the 1 ms simulator; 0: the continuous-time model,
+    which boundary-corrected networks learn)."""
     spec = model_spec(model)
     theta = np.asarray(theta, np.float64)
     rt, response = np.broadcast_arrays(np.asarray(rt, np.float64), np.asarray(response))

@@ -237,7 +237,7 @@ def reference(model: str, *, continuous: bool | None = None) -> Reference:
 def check_step(spec, theta) -> float:
     """The Euler step :func:`ks_check` simulates with.
 
-    1 ms (the training data's) for boundaries ``a`` from 1 up, ``1 ms * a**2`` below: the
+    1 ms for boundaries ``a`` from 1 up, ``1 ms * a**2`` below: the
     discretisation error's scale, sqrt(dt) / a, then stays at its value for ``a`` = 1, where
     1 ms passes the 500,000-trial band. ``a`` is the boundary (the threshold for races).
 

@@ -34,6 +34,33 @@ def test_hssm_kwargs_builds_the_nre_model_without_any_patch(ddm_data, tiny_path,
     assert np.isfinite(_logp_at_initial_point(m))
 
 
+def test_predictive_draws_simulate_the_model_the_network_learned(ddm_data, tiny_path):
+    """HSSM's posterior predictive goes through hssm_nre's simulator: the boundary-corrected
+    (continuous-time) walk the network learned, not ssm-simulators' raw one."""
+    import dataclasses
+
+    from ssms.hssm_support import rng_fn
+
+    from hssm_nre.simulate import simulate_replicas
+
+    rv = hssm_nre.hssm_kwargs("ddm", data=ddm_data, weights=tiny_path)["model_config"]["rv"]
+    assert (rv.model_name, rv.choices, rv.obs_dim) == ("ddm", [-1, 1], 2)
+    th = np.array([[0.5, 1.0, 0.5, 0.3], [2.0, 0.6, 0.4, 0.3], [-1.0, 1.5, 0.6, 0.1]])
+    out = rv(theta=th, random_state=4, n_replicas=5)
+    assert out.shape == (5, 3, 2) and set(np.unique(out[..., 1])) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(out, rv(theta=th, random_state=4, n_replicas=5))
+    assert rv(theta=th, random_state=4, n_replicas=1).shape == (3, 2)
+    # through ssm-simulators' rng_fn, as HSSM calls it (one vector, 2,000 draws)
+    draws = rng_fn([np.array(v) for v in (0.0, 0.6, 0.5, 0.2)], 2000, np.random.default_rng(1), rv, 2)
+    assert draws.shape == (2000, 2)
+    # the corrected walk ends sooner than the raw one from the same seeds (the boundary is nearer)
+    spec = hssm_nre.model_spec("angle")
+    x = np.tile([0.0, 0.6, 0.5, 0.2, 0.3], (4000, 1))
+    corrected = simulate_replicas(spec, x, 1, seed=3)[0]
+    raw = simulate_replicas(dataclasses.replace(spec, boundary_correction=False), x, 1, seed=3)[0]
+    assert corrected[:, 0].mean() < raw[:, 0].mean() - 0.005
+
+
 def test_loglik_kind_nre_is_the_same_model(ddm_data, tiny_path):
     include = [{"name": "v", "formula": "v ~ 1 + x"}]
     public = hssm.HSSM(data=ddm_data, **hssm_nre.hssm_kwargs("ddm", weights=tiny_path, include=include, p_outlier=0))

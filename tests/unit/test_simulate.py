@@ -130,7 +130,11 @@ def test_rows_are_simulated_in_one_call_per_euler_step(monkeypatch):
     th[[1, 4], 1] = 0.5
     th[3, 1] = 0.3
     rt, _ = sim.simulate_rows(ang, th, [slice(0, 6)], [5])
-    assert sorted(calls) == [(0.0000625, 0.0000625, 1, 5), (0.00025, 0.00025, 2, 6), (0.001, 0.001, 3, 7)]
+    from hssm_nre.simulate import _part_seed
+
+    assert sorted(calls) == [(0.0000625, 0.0000625, 1, 5), (0.00025, 0.00025, 2, _part_seed(5, 1)),
+                             (0.001, 0.001, 3, _part_seed(5, 2))]
+    assert len({c[3] for c in calls} | {6, 7}) == 5  # no part reuses a neighbouring call's seed
     np.testing.assert_allclose(rt, [0.001, 0.00025, 0.001, 0.0000625, 0.00025, 0.001])
 
 
