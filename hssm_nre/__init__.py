@@ -80,7 +80,7 @@ from .errors import (  # noqa: E402
 from .interrupt import TrainingInterrupted  # noqa: E402
 from .likelihood import NRELikelihood, loglik  # noqa: E402
 from . import pymc  # noqa: E402  (hssm_nre.pymc.NRE: the likelihood in plain PyMC models)
-from .hssm import hssm_kwargs  # noqa: E402
+from .hssm import hssm_kwargs, nre_correct  # noqa: E402
 from .register import NREInfo, install  # noqa: E402
 from .training import train  # noqa: E402
 
@@ -116,6 +116,7 @@ __all__ = [
     "loglik",
     "NRELikelihood",
     "hssm_kwargs",
+    "nre_correct",
     "validate",
     "pymc",
     "find_network",

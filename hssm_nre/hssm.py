@@ -649,6 +649,92 @@ def build(
     return NRESetup(spec=spec, entry=entry, kind=kind, kwargs=out, bounds=box, op=op)
 
 
+def nre_correct(model, idata=None, *, max_draws: int = 400, progress: bool = True):
+    """Reweight a fitted NRE model's posterior to its model's reference likelihood (opt-in).
+
+    For models whose reference likelihood has no gradients (angle, weibull, ornstein: a PyDDM
+    solve; full_ddm: HDDM's numerical integral; the race models), NUTS runs on the network and
+    each draw is then weighted by reference over network likelihood, Pareto-smoothed
+    (:mod:`hssm_nre.validation.correct`). k-hat says whether to trust the result (up to 0.7).
+    Cost: one reference evaluation of the data per draw, about a second for a PyDDM solve
+    (printed first); draws are thinned to ``max_draws``. Needs ``hssm-nre[validation]``.
+
+    Parameters
+    ----------
+    model
+        An ``hssm.HSSM`` model built with ``loglik_kind="nre"`` (or ``hssm_kwargs``), sampled.
+    idata
+        Its ``InferenceData`` (default: ``model.traces``).
+    max_draws
+        At most this many draws, evenly thinned.
+    progress
+        Print the expected cost first.
+
+    Returns
+    -------
+    hssm_nre.validation.correct.Correction
+        k-hat, ESS, weights, and the reweighted posterior's mean and SD beside the network's
+        (``print`` it for a table; ``.resample()`` for draws).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not an NRE-backed HSSM model.
+    ValueError
+        It has not been sampled, a parameter varies by trial (a regression or hierarchical
+        term: the reference would need a solve per trial and draw), it has a lapse
+        (``p_outlier``), or its model has no reference likelihood.
+
+    Examples
+    --------
+    >>> m = hssm.HSSM(data=df, model="angle", loglik_kind="nre", p_outlier=0)  # doctest: +SKIP
+    >>> m.sample()  # doctest: +SKIP
+    >>> c = hssm_nre.nre_correct(m)  # doctest: +SKIP
+    >>> print(c)  # k-hat, and each parameter's NRE and reference mean and SD  # doctest: +SKIP
+    """
+    from .likelihood import loglik
+    from .validation.correct import correct_draws
+
+    info = getattr(model, "nre", None)
+    if info is None:
+        raise TypeError("nre_correct takes an hssm.HSSM model built with loglik_kind='nre' (it has no .nre).")
+    if idata is None:
+        try:
+            idata = model.traces
+        except ValueError:  # HSSM: "Please sample the model first."
+            idata = None
+    post = getattr(idata, "posterior", None)
+    if post is None:
+        raise ValueError("The model has no posterior draws: call model.sample() first (or pass idata=).")
+    if getattr(model, "has_lapse", False):
+        raise ValueError("nre_correct does not handle a lapse (p_outlier): the reference would need the same "
+                         "mixture. Fit with p_outlier=0 to correct to the reference.")
+    spec = info.spec
+    cols = []
+    for p in spec.params:
+        if p in post.data_vars:
+            var = post[p]
+            if tuple(var.dims) != ("chain", "draw"):
+                raise ValueError(f"{p} varies by trial ({', '.join(var.dims[2:])}): nre_correct needs one value of "
+                                 "each parameter per draw (a regression or hierarchical term would need a reference "
+                                 "solve per trial and draw).")
+            cols.append(np.asarray(var.values, np.float64).reshape(-1))
+            continue
+        fixed = getattr(model.params.get(p), "prior", None)
+        if isinstance(fixed, (int, float, np.floating)):
+            cols.append(float(fixed))
+            continue
+        raise ValueError(f"{p} has no draws in the posterior and is not fixed to a number: nre_correct needs one "
+                         "value of each parameter per draw (regression and hierarchical terms are not supported).")
+    n = max((len(c) for c in cols if isinstance(c, np.ndarray)), default=0)
+    if n == 0:
+        raise ValueError("No parameter has posterior draws.")
+    draws = np.column_stack([c if isinstance(c, np.ndarray) else np.full(n, c) for c in cols])
+    data = model.data[["rt", "response"]].to_numpy(np.float64)
+    lik = loglik(spec.name, weights=info.path, kind=info.likelihood)
+    return correct_draws(lik, draws, data, max_draws=max_draws, progress=progress)
+
+
 def predictive_simulator(spec: ModelSpec):
     """The simulator HSSM's ``model_config["rv"]`` takes (ssm-simulators' HSSM protocol: called
     with ``theta``, ``random_state``, ``n_replicas``; attributes ``model_name``, ``choices``,

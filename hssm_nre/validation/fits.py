@@ -161,12 +161,15 @@ def reweight(draws: np.ndarray, log_ratio: np.ndarray) -> dict[str, np.ndarray |
 
     ``log_ratio`` (S,): log reference likelihood minus log NRE likelihood of each draw (the
     priors are the same). Returns the weighted mean and SD per parameter, the Pareto k-hat
-    (above 0.7 the estimate is unreliable), and the effective sample size of the weights."""
+    (above 0.7 the estimate is unreliable), the effective sample size and the normalised weights."""
     from arviz_stats.base import array_stats
 
-    lw, khat = array_stats.psislw(np.asarray(log_ratio, np.float64))
+    # arviz_stats' psislw takes log-likelihoods, LOO's convention, and smooths the weights
+    # exp(-ary): hand it the negated log ratio (passing the ratio itself reweighted to
+    # p_nre^2 / p_ref, the reference's mirror image)
+    lw, khat = array_stats.psislw(-np.asarray(log_ratio, np.float64))
     w = np.exp(lw - np.max(lw))
     w /= w.sum()
     mean = w @ draws
     sd = np.sqrt(w @ (draws - mean) ** 2)
-    return {"mean": mean, "sd": sd, "khat": float(khat), "ess": float(1.0 / np.sum(w**2))}
+    return {"mean": mean, "sd": sd, "khat": float(khat), "ess": float(1.0 / np.sum(w**2)), "weights": w}
