@@ -94,7 +94,9 @@ def loo_pointwise(idata) -> dict[str, np.ndarray]:
     arr = np.asarray(da.transpose("chain", "draw", *obs_dims).values)
     flat = arr.reshape(arr.shape[0] * arr.shape[1], -1)
     n_draws = flat.shape[0]
-    n_tail = int(np.ceil(3 * np.sqrt(n_draws)))
+    # ArviZ's own tail size (arviz_stats _get_ps_tails): its check is on exactly these draws
+    n_tail = int(np.floor(3 * np.sqrt(n_draws))) if n_draws > 225 else int(np.floor(n_draws / 5))
+    n_tail = max(n_tail, 1)
     top = -np.sort(flat, axis=0)[:n_tail]  # the largest log-weights (-ll) per observation
     const = np.ptp(top, axis=0) < 1e-10
     lpd_i = logsumexp(flat, axis=0) - np.log(n_draws)

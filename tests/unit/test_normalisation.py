@@ -114,3 +114,10 @@ def test_loo_pointwise_handles_lapse_only_observations():
     np.testing.assert_allclose(r["elpd_i"][2:], np.asarray(ref.elpd_i).ravel(), rtol=1e-10)
     rows = loo_table({"a": _datatree(ll), "b": _datatree(ll + 0.01)})
     assert rows[1]["elpd_diff"] == pytest.approx(0.3) and rows[1]["diff_se"] == pytest.approx(0.0, abs=1e-9)
+    # few draws (a quick fit: 50): ArviZ's tail is n / 5 = 10 draws; equal there, not beyond
+    short = rng.normal(-1.0, 0.3, size=(1, 50, 4))
+    short[0, :, 0] = -5.99 + np.r_[np.zeros(12), np.linspace(1e-4, 1e-2, 38)]
+    with pytest.raises(ValueError, match="tail values"):
+        az.loo(_datatree(short))
+    r = loo_pointwise(_datatree(short))
+    assert np.all(np.isfinite(r["elpd_i"])) and r["n_plain_is"] == 1
