@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/batch_consistency.py --models levy,ddm
 
 Training data are simulated one trial per parameter draw, many draws per simulator call
-(:func:`hssm_nre.simulate.simulate_chunk`), while datasets (recovery, the notebooks, HSSM's
-posterior predictive for a flat model) are simulated at one parameter vector. Both must draw
+(:func:`hssm_nre.simulate.simulate_rows`), while datasets (recovery, the notebooks, HSSM's
+posterior predictive for a flat model) are simulated at one parameter vector (:func:`hssm_nre.simulate.simulate_at`). Both must draw
 from the same model. For every model this script takes two parameter vectors A and B from the
 box that differ in every parameter, simulates A and B interleaved in one call (n_samples = 1 per row) and each alone
 (n_samples = N), and compares, per vector, the choice proportions (two-proportion z) and the
@@ -27,18 +27,21 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import ks_2samp
 
-from hssm_nre.config import SIM_DELTA_T, SIM_MAX_T, available_models, model_spec
-from hssm_nre.simulate import recorded, sample_parameters, simulator_theta
+from hssm_nre.config import available_models, model_spec
+from hssm_nre.simulate import recorded, sample_parameters, simulate_at, simulate_rows
 
 RESULTS = Path(__file__).parent / "results"
 Z_MAX, KS_P_MIN = 5.0, 1e-6
 
 
-def _simulate(sim, spec, theta_rows: np.ndarray, n_samples: int, seed: int):
-    sim_theta = simulator_theta(spec, theta_rows)
-    out = sim.simulate({p: sim_theta[:, i] for i, p in enumerate(spec.params)}, n_samples=n_samples,
-                       delta_t=SIM_DELTA_T, max_t=SIM_MAX_T, return_option="minimal", random_state=seed)
-    return np.asarray(out["rts"], float).ravel(), np.asarray(out["choices"]).ravel()
+def _batched(spec, theta_rows: np.ndarray, seed: int):
+    """One trial per row in one call, as the training data are simulated."""
+    return simulate_rows(spec, theta_rows, [slice(None)], [seed])
+
+
+def _alone(spec, theta: np.ndarray, n: int, seed: int):
+    """``n`` trials at one vector (``n_samples = n``), as datasets are simulated."""
+    return simulate_at(spec, theta, n, seed=seed)
 
 
 def _far_apart(spec, rng, n: int = 64):
@@ -52,15 +55,15 @@ def _far_apart(spec, rng, n: int = 64):
     return th[i], th[j]
 
 
-def compare(sim, spec, a: np.ndarray, b: np.ndarray, n: int, seed: int) -> dict:
+def compare(spec, a: np.ndarray, b: np.ndarray, n: int, seed: int) -> dict:
     """Worst |z| and smallest KS p over the two vectors, batched (interleaved) against alone."""
     rows = np.empty((2 * n, spec.n_params))
     rows[0::2], rows[1::2] = a, b
-    rt_b, ch_b = _simulate(sim, spec, rows, 1, seed)
+    rt_b, ch_b = _batched(spec, rows, seed)
     worst_z, min_p = 0.0, 1.0
     for k, th in enumerate((a, b)):
         rt1, ch1 = rt_b[k::2], ch_b[k::2]
-        rt2, ch2 = _simulate(sim, spec, th[None, :], n, seed + 1 + k)
+        rt2, ch2 = _alone(spec, th, n, seed + 1 + k)
         t = th[spec.params.index("t")] if spec.shift else 0.0
         m1, m2 = recorded(spec, rt1, ch1, t), recorded(spec, rt2, ch2, t)
         for c in spec.choices:
@@ -74,8 +77,6 @@ def compare(sim, spec, a: np.ndarray, b: np.ndarray, n: int, seed: int) -> dict:
 
 
 def main():
-    import ssms
-
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default=None, help="comma-separated names (default: every model)")
     ap.add_argument("--n", type=int, default=4000, help="trials per parameter vector")
@@ -91,16 +92,15 @@ def main():
             continue
         rng = np.random.default_rng(i)
         try:
-            sim = ssms.Simulator(name)
             a, b = _far_apart(spec, rng)
-            res = compare(sim, spec, a, b, args.n, 10 * i)
+            res = compare(spec, a, b, args.n, 10 * i)
             bad = res["z"] > Z_MAX or res["ks_p"] < KS_P_MIN
             culprits = []
             if bad:
                 for j, p in enumerate(spec.params):
                     b_j = a.copy()
                     b_j[j] = b[j]
-                    r = compare(sim, spec, a, b_j, args.n, 10 * i + 5)
+                    r = compare(spec, a, b_j, args.n, 10 * i + 5)
                     if r["z"] > Z_MAX or r["ks_p"] < KS_P_MIN:
                         culprits.append(p)
             rows.append({"model": name, "status": "inconsistent" if bad else "consistent", **res,

@@ -710,6 +710,9 @@ def nre_correct(model, idata=None, *, max_draws: int = 400, progress: bool = Tru
         raise ValueError("nre_correct does not handle a lapse (p_outlier): the reference would need the same "
                          "mixture. Fit with p_outlier=0 to correct to the reference.")
     spec = info.spec
+    n = int(post.sizes.get("chain", 0) * post.sizes.get("draw", 0))
+    if n == 0:
+        raise ValueError("The posterior has no draws: call model.sample() first (or pass idata=).")
     cols = []
     for p in spec.params:
         if p in post.data_vars:
@@ -722,14 +725,11 @@ def nre_correct(model, idata=None, *, max_draws: int = 400, progress: bool = Tru
             continue
         fixed = getattr(model.params.get(p), "prior", None)
         if isinstance(fixed, (int, float, np.floating)):
-            cols.append(float(fixed))
+            cols.append(np.full(n, float(fixed)))
             continue
         raise ValueError(f"{p} has no draws in the posterior and is not fixed to a number: nre_correct needs one "
                          "value of each parameter per draw (regression and hierarchical terms are not supported).")
-    n = max((len(c) for c in cols if isinstance(c, np.ndarray)), default=0)
-    if n == 0:
-        raise ValueError("No parameter has posterior draws.")
-    draws = np.column_stack([c if isinstance(c, np.ndarray) else np.full(n, c) for c in cols])
+    draws = np.column_stack(cols)
     data = model.data[["rt", "response"]].to_numpy(np.float64)
     lik = loglik(spec.name, weights=info.path, kind=info.likelihood)
     return correct_draws(lik, draws, data, max_draws=max_draws, progress=progress)

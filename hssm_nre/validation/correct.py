@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .fits import reweight
-from .references import has_reference, reference
+from .fits import reweight, total_logp_fn
+from .references import has_reference, reference_for
 
 __all__ = ["Correction", "correct_draws", "KHAT_RELIABLE"]
 
@@ -131,9 +131,6 @@ def correct_draws(lik, draws, data, *, max_draws: int = 400, progress: bool = Tr
     MissingExtraError
         The reference needs a package that is not installed (``pip install "hssm-nre[validation]"``).
     """
-    import jax
-    import jax.numpy as jnp
-
     spec = lik.spec
     if not has_reference(spec.name):
         from .references import references
@@ -148,7 +145,7 @@ def correct_draws(lik, draws, data, *, max_draws: int = 400, progress: bool = Tr
         raise ValueError(f"data must have shape (n, 2) (rt, response); got {data.shape}.")
     if int(max_draws) < 10:
         raise ValueError(f"max_draws must be at least 10, got {max_draws}.")
-    ref = reference(spec.name, continuous=spec.boundary_correction)
+    ref = reference_for(spec)
     ref.require()
     if len(draws) > max_draws:
         draws = draws[np.linspace(0, len(draws) - 1, int(max_draws)).round().astype(int)]
@@ -160,8 +157,7 @@ def correct_draws(lik, draws, data, *, max_draws: int = 400, progress: bool = Tr
               f"{each * len(draws) / 60:.1f} min (one solve per draw).", file=sys.stderr)
     ref_ll = np.concatenate([first, ref.total_logp(draws[1:], data)])
     seconds = time.perf_counter() - t0
-    total = jax.jit(jax.vmap(lambda th: lik.logp_sum(th, jnp.asarray(data[:, 0]), jnp.asarray(data[:, 1]))))
-    nre_ll = np.asarray(total(jnp.asarray(draws)), np.float64)
+    nre_ll = total_logp_fn(lik)(draws, data)
     live = np.isfinite(ref_ll) & np.isfinite(nre_ll)
     if live.sum() < 10:
         raise ValueError(f"The reference gives {np.sum(~live)} of {len(draws)} draws no density (e.g. data after "

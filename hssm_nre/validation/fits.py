@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Fitter", "fitter", "reweight"]
+__all__ = ["Fitter", "fitter", "reweight", "total_logp_fn"]
 
 _FITTERS: dict[tuple, Fitter] = {}
 
@@ -112,12 +112,21 @@ def _make_fitter(lik, n_trials: int, *, draws: int, tune: int, target_accept: fl
         u = np.clip((x - lo_np) / (hi_np - lo_np), 1e-3, 1 - 1e-3)
         return np.log(u) - np.log1p(-u)
 
+    return Fitter(fit=fit, logp_draws=total_logp_fn(lik), n_trials=n_trials)
+
+
+def total_logp_fn(lik) -> Callable:
+    """``f(draws (S, P), data (n, 2)) -> (S,)``: the network's total log-likelihood of the data
+    at each draw (compiled once per data size)."""
+    import jax
+    import jax.numpy as jnp
+
     total = jax.jit(jax.vmap(lambda th, d: lik.logp_sum(th, d[:, 0], d[:, 1]), in_axes=(0, None)))
 
-    def logp_draws(draws_, data):
-        return np.asarray(total(jnp.asarray(draws_, jnp.float64), jnp.asarray(data, jnp.float64)), np.float64)
+    def logp_draws(draws, data):
+        return np.asarray(total(jnp.asarray(draws, jnp.float64), jnp.asarray(data, jnp.float64)), np.float64)
 
-    return Fitter(fit=fit, logp_draws=logp_draws, n_trials=n_trials)
+    return logp_draws
 
 
 def _laplace(neg_log_post: Callable, u0, max_iter: int = 200):

@@ -31,7 +31,7 @@ from ..errors import UnknownModelError, UnsupportedModelError
 from .fokker_planck import fp_logp, fp_models
 from .lba import LBA_FLOOR, lba_logp, lba_models
 
-__all__ = ["Reference", "reference", "has_reference", "references", "ks_check", "check_step"]
+__all__ = ["Reference", "reference", "reference_for", "has_reference", "references", "ks_check", "check_step"]
 
 #: Models with a closed-form or quadrature reference, and what it is.
 ANALYTIC = {
@@ -232,6 +232,23 @@ def reference(model: str, *, continuous: bool | None = None) -> Reference:
     if continuous:
         return Reference(model, f"{refs[model]}, continuous time", 0.0)
     return Reference(model, f"{refs[model]}, of the {SIM_DELTA_T * 1000:g} ms Euler walk", SIM_DELTA_T)
+
+
+def reference_for(spec) -> Reference:
+    """The reference that describes what a network trained on ``spec`` learned: of the
+    continuous-time model when its simulations were boundary-corrected, else of the 1 ms walk.
+
+    Parameters
+    ----------
+    spec
+        A :class:`~hssm_nre.config.ModelSpec` (``lik.spec`` of a likelihood).
+
+    Returns
+    -------
+    Reference
+        ``reference(spec.name, continuous=spec.boundary_correction)``.
+    """
+    return reference(spec.name, continuous=spec.boundary_correction)
 
 
 def check_step(spec, theta) -> float:

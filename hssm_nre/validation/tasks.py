@@ -90,9 +90,9 @@ def run_task(task: dict) -> list[dict]:
                 for level in LEVELS
             }
         elif study == "fidelity":
-            from .references import reference
+            from .references import reference_for
 
-            ref = reference(lik.spec.name, continuous=lik.spec.boundary_correction)
+            ref = reference_for(lik.spec)
             nre_ll = fit.logp_draws(draws, data)
             ref_ll = ref.total_logp(draws, data)
             if np.isnan(ref_ll).any():  # e.g. trials near angle's collapse, where it has no density

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..distributed import chunks, run_tasks
 from .calibration import LEVELS, coverage_misses, ecdf_difference, recovery, simultaneous_band
-from .references import has_reference, reference
+from .references import has_reference, reference_for
 from .report import write_report
 
 __all__ = ["ValidationSettings", "ValidationReport", "validate", "VERDICT_RULES"]
@@ -293,7 +293,7 @@ def _reference_seconds(lik, s: ValidationSettings) -> float:
     narrow boundaries need a finer time step), averaged over the first datasets' parameters."""
     from .tasks import dataset
 
-    ref = reference(lik.spec.name, continuous=lik.spec.boundary_correction)
+    ref = reference_for(lik.spec)
     times = []
     for i in range(3):
         d = dataset(lik.spec, 200, s.seed, i)
@@ -390,7 +390,7 @@ def validate(
     require("matplotlib", "validation", "hssm-nre validate (its SBC plot)")
     lik = loglik(model, weights=weights, kind=kind)
     if has_reference(lik.spec.name):
-        reference(lik.spec.name, continuous=lik.spec.boundary_correction).require()
+        reference_for(lik.spec).require()
     if baseline is not None:
         from .baseline import load_baseline
 
@@ -558,7 +558,7 @@ def _per_trial(lik, s: ValidationSettings) -> dict:
     from ..reference import per_trial_error
 
     f = jax.jit(lik.logp)
-    ref = reference(lik.spec.name, continuous=lik.spec.boundary_correction)
+    ref = reference_for(lik.spec)
     # PyDDM solves take about a second each: 30 parameter vectors instead of 100
     r = per_trial_error(lik.spec, lambda th, rt, c: np.asarray(f(th, rt, c)), n_x=s.per_trial_x,
                         n_theta=30 if ref.solves else 100, seed=s.seed, ref_logp=ref.logp,
@@ -629,7 +629,7 @@ def _verdict(lik, figures: dict, s: ValidationSettings) -> tuple[str, str]:
             worst_shift = max(fid["shift_median"].values())
             ratios = list(fid["sd_ratio_median"].values())
             notes.append(f"at 1,000 trials median shift <= {worst_shift:.2f} reference SD, SD ratio "
-                         f"{min(ratios):.2f}-{max(ratios):.2f} against {reference(lik.spec.name, continuous=lik.spec.boundary_correction).description}")
+                         f"{min(ratios):.2f}-{max(ratios):.2f} against {reference_for(lik.spec).description}")
             if worst_shift > 0.25 or min(ratios) < 0.9 or max(ratios) > 1.1:
                 problems.append(f"posterior at 1,000 trials off the reference (median shift up to {worst_shift:.2f} SD, "
                                 f"SD ratio {min(ratios):.2f}-{max(ratios):.2f})")

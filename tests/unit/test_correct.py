@@ -36,7 +36,7 @@ class _Flat:
 
 
 def test_the_weights_move_the_posterior_toward_the_reference_by_the_likelihood_ratio(monkeypatch):
-    monkeypatch.setattr(correct_mod, "reference", lambda model, continuous=None: _Tilted(0.5))
+    monkeypatch.setattr(correct_mod, "reference_for", lambda spec: _Tilted(0.5))
     rng = np.random.default_rng(0)
     draws = np.column_stack([rng.normal(size=4000), np.full(4000, 1.2), np.full(4000, 0.5), np.full(4000, 0.3)])
     c = correct_mod.correct_draws(_Flat(), draws, np.ones((3, 2)), max_draws=4000, progress=False)
@@ -47,7 +47,7 @@ def test_the_weights_move_the_posterior_toward_the_reference_by_the_likelihood_r
     assert abs(np.mean(c.resample(20_000)["v"]) - 0.5) < 0.05
     assert "k-hat" in str(c) and "shift (ref SD)" in str(c)
     # a reference far from the network: many draws carry no weight, k-hat says so
-    monkeypatch.setattr(correct_mod, "reference", lambda model, continuous=None: _Tilted(6.0))
+    monkeypatch.setattr(correct_mod, "reference_for", lambda spec: _Tilted(6.0))
     far = correct_mod.correct_draws(_Flat(), draws, np.ones((3, 2)), max_draws=4000, progress=False)
     assert not far.reliable and "NOT reliable" in str(far)
 
