@@ -55,6 +55,7 @@ def test_narrow_boundaries_keep_the_reference_accurate(v, a, z):
         assert np.max(np.abs(got - want)[edge], initial=0) < 0.25, choice
 
 
+@pytest.mark.slow  # many reference solves / a fine grid: 6-10 s
 def test_the_reference_moves_smoothly_with_the_boundary():
     """PyDDM snaps the boundary up to its grid: a rounding error used to put it a whole dx
     further out for about half of all boundaries (P(upper) jumped by 6e-4 at a = 0.411)."""
@@ -94,6 +95,7 @@ def test_one_accumulator_far_from_its_barrier_is_a_wald_density():
     assert np.all(dens_other > 0)
 
 
+@pytest.mark.slow  # many reference solves / a fine grid: 6-10 s
 def test_a_race_density_integrates_to_one_over_time_and_choices():
     s = np.linspace(0.0, 20.0, 40_001)
     theta = dict(v0=1.0, v1=0.5, v2=1.5, v3=0.2, a=2.0, z=0.3)

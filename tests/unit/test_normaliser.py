@@ -139,8 +139,8 @@ def test_normalise_entry_writes_in_place_and_a_failure_leaves_the_entry_as_it_wa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]  # no temporary folder left
     monkeypatch.undo()
 
-    out = normalise_entry(folder, NormaliserSettings(n_theta=64, n_grid=100, steps=50), progress=False)
-    assert normaliser_weights(out.weights) and out.metadata["normaliser"]["settings"]["n_theta"] == 64
+    out = normalise_entry(folder, NormaliserSettings(n_theta=16, n_grid=50, steps=5), progress=False)
+    assert normaliser_weights(out.weights) and out.metadata["normaliser"]["settings"]["n_theta"] == 16
     assert json.loads((folder / "metadata.json").read_text())["weights_sha256"] == out.metadata["weights_sha256"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]
 
@@ -158,7 +158,7 @@ def test_normalising_keeps_the_reproduce_command_true(tiny_entry, tmp_path, monk
     meta = json.loads((folder / "metadata.json").read_text())
     meta["reproduce"] = "hssm-nre train ddm --steps 40 --no-normaliser"
     (folder / "metadata.json").write_text(json.dumps(meta))
-    small = NormaliserSettings(n_theta=32, n_grid=60, steps=5)
+    small = NormaliserSettings(n_theta=16, n_grid=50, steps=2)
 
     out = normalise_entry(folder, small, progress=False)
     assert out.metadata["reproduce"] == "hssm-nre train ddm --steps 40 --no-normaliser"
