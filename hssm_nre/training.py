@@ -17,29 +17,47 @@ from .network import steps_per_second_estimate, train_network
 from .normalisation import NormaliserSettings, fit_normaliser
 from .simulate import default_workers, describe_simulation, simulate_training_data
 
-__all__ = ["train", "train_task", "estimate_seconds", "reproduce_command"]
+__all__ = ["train", "train_task", "estimate_seconds", "simulation_rate", "reproduce_command"]
 
 
-def estimate_seconds(settings: TrainSettings) -> float:
+def estimate_seconds(settings: TrainSettings, spec: ModelSpec | None = None) -> float:
     """A rough wall-time estimate of a training on this machine's CPU.
 
-    Simulation (at about 40,000 trials per second per worker process) plus the training steps
-    (at this machine's measured step rate, scaled by the batch size) plus 20 s; the normaliser's
-    fit is not included.
+    Simulation plus the training steps (at this machine's step rate, scaled by the batch size)
+    plus 20 s; the normaliser's fit is not included. With ``spec``, the simulation rate is
+    measured on a small chunk of ``spec``'s training simulations (:func:`simulation_rate`,
+    about a second: models simulated at fine Euler steps run 10-30 times slower than the DDM);
+    without it, 40,000 trials per second per worker process is assumed.
 
     Parameters
     ----------
     settings
         The training budget.
+    spec
+        The model, to time its simulator (optional).
 
     Returns
     -------
     float
         Seconds.
     """
-    sims = settings.n_simulations / (40_000 * default_workers())
+    rate = 40_000.0 if spec is None else simulation_rate(spec)
+    sims = settings.n_simulations / (rate * default_workers())
     steps = settings.steps / steps_per_second_estimate() * (settings.batch_size / 1024)
     return sims + steps + 20.0
+
+
+def simulation_rate(spec: ModelSpec, n: int = 1_000, seed: int = 12345) -> float:
+    """Training trials simulated per second by one process, timed on ``n`` trials drawn as the
+    training data are (:func:`hssm_nre.simulate.simulate_chunk`; the simulator's set-up
+    included, so slightly low)."""
+    import numpy as np
+
+    from .simulate import simulate_chunk
+
+    t0 = time.perf_counter()
+    simulate_chunk(spec, int(n), np.random.SeedSequence(seed))
+    return n / max(time.perf_counter() - t0, 1e-6)
 
 
 def reproduce_command(
@@ -191,7 +209,7 @@ def train(
     root = cache_dir() if root is None else Path(root)
     ensure_writable(root / spec.name)  # a read-only cache fails now, not after the training
     if progress:
-        est = estimate_seconds(settings)
+        est = estimate_seconds(settings, padded_box(spec, settings.extra.get("pad", 0.0)))
         print(
             f"Training an NRE for {spec.name!r}: {settings.n_simulations:,} simulations, "
             f"{settings.steps:,} steps; estimated {est / 60:.1f} min on this machine"
