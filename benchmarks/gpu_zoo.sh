@@ -16,12 +16,12 @@
 #     bash benchmarks/gpu_zoo.sh ddm_sdv full_ddm angle
 #   ZOO_ARGS="--features edge --n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
 #     bash benchmarks/gpu_zoo.sh weibull levy ornstein
-# Continuous time (issue 21): angle's training data are boundary-corrected (config.
-# BOUNDARY_CORRECTED_MODELS, FINE_STEP_MODELS). weibull and ornstein join it by adding them to
-# BOUNDARY_CORRECTED_MODELS, which changes their model spec: their shipped networks stop loading
-# until retrained, so flip and retrain them in one change:
+# Continuous time (issue 21): angle's and weibull's training data are boundary-corrected (config.
+# BOUNDARY_CORRECTED_MODELS, FINE_STEP_MODELS). ornstein joins them by adding it to
+# BOUNDARY_CORRECTED_MODELS, which changes its model spec: its shipped network stops loading
+# until retrained, so flip and retrain it in one change:
 #   ZOO_ARGS="--n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
-#     bash benchmarks/gpu_zoo.sh weibull ornstein
+#     bash benchmarks/gpu_zoo.sh ornstein
 set -uo pipefail
 source benchmarks/gpu_common.sh
 ZOO_ARGS=${ZOO_ARGS:---n-simulations 4000000 --steps 40000 --batch-size 4096}

@@ -10,7 +10,7 @@ included where the model has it) and compared with the reference's CDFs
 (``hssm_nre.validation.references.ks_check``): the largest distance against the
 Dvoretzky-Kiefer-Wolfowitz band at the 1 % level. The check simulates with the Euler step
 ``check_step`` picks (1 ms, finer for boundaries below a = 1); where that is finer than 1 ms,
-a 1 ms step (the training data's, but angle's below a = 1) is reported beside it, which shows how far the 1 ms simulator
+a 1 ms step (the training data's, but angle's and weibull's below a = 1) is reported beside it, which shows how far the 1 ms simulator
 is from its first-order (Broadie-Glasserman-Kou) description at narrow boundaries. Writes
 ``benchmarks/results/reference_checks.{md,json}``; naming models reruns those and keeps the
 report's other rows.
@@ -83,7 +83,7 @@ def main() -> None:
         "Dvoretzky-Kiefer-Wolfowitz bound at the 1 % level (union over choices). Excluded: share of",
         "trials where the reference has no density (angle's point mass at its collapse). dt: the",
         "simulation's Euler step (`check_step`: 1 ms, times a**2 below a = 1); the last columns repeat",
-        "the check at 1 ms where dt is finer (the training data's step, but angle's below a = 1: at most dt).",
+        "the check at 1 ms where dt is finer (the training data's step, but angle's and weibull's below a = 1: at most dt).",
         "",
         "| model | reference | theta | dt (ms) | KS | band | inside | excluded | KS at 1 ms | inside at 1 ms |",
         "|---|---|---|---|---|---|---|---|---|---|",

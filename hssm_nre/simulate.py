@@ -432,7 +432,7 @@ def simulate_dataset(
 ):
     """Simulate ``n_trials`` trials from ``model`` at one parameter vector, as an HSSM data frame.
 
-    Boundary-corrected models (the DDM) are simulated with the same
+    Boundary-corrected models (the DDM family, angle, weibull) are simulated with the same
     discrete-monitoring correction as the training data, so the data come from
     the continuous-time model (see :mod:`hssm_nre.simulate`). Trials that have
     not ended by max_t = 20 s (ssm-simulators returns them with rt ~ 20 s + t

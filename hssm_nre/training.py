@@ -23,7 +23,8 @@ __all__ = ["train", "train_task", "estimate_seconds", "simulation_rate", "reprod
 def estimate_seconds(settings: TrainSettings, spec: ModelSpec | None = None) -> float:
     """A rough wall-time estimate of a training on this machine's CPU.
 
-    Simulation plus the training steps (at this machine's step rate, scaled by the batch size)
+    Simulation plus the training steps (at :func:`hssm_nre.network.steps_per_second_estimate`,
+    scaled by the batch size)
     plus 20 s; the normaliser's fit is not included. With ``spec``, the simulation rate is
     measured on a small chunk of ``spec``'s training simulations (:func:`simulation_rate`,
     about a second: models simulated at fine Euler steps run 10-30 times slower than the DDM);

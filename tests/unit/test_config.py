@@ -76,6 +76,8 @@ def test_ddm_sdv_is_simulated_with_the_boundary_correction():
     """HSSM's analytic ddm_sdv is the continuous-time model, so its training data are corrected."""
     assert model_spec("ddm_sdv").boundary_correction
     assert model_spec("angle").boundary_correction  # a moving boundary is pulled in locally
+    assert model_spec("weibull").boundary_correction  # its collapse too (checked: reference_checks)
+    assert not model_spec("ornstein").boundary_correction  # not yet: its network learned the 1 ms walk
     assert not model_spec("levy").boundary_correction  # jumps: no boundary-crossing correction
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import hssm
-import hssm_nre  # noqa: F401  (x64, the HSSM hook)
+import hssm_nre
 from hssm_nre.architecture import JNP_OPS, logit_fn, network_weights
 from hssm_nre.evidence import evidence_logp_numpy
 from hssm_nre.normalisation import log_normaliser_targets
