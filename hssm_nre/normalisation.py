@@ -122,25 +122,17 @@ def absolute_error_vs_wfpt(
     continuous DDM). The error is log p_hat(x | theta) - log WFPT(x | theta) at
     the theta that generated x: the typical case a fitted model meets.
     """
-    import ssms
-
     from .reference import WFPT_FLOOR, reference_logp, require_reference
 
     require_reference(spec.name)
-    from .simulate import recorded, sample_parameters, simulator_theta
+    from .simulate import recorded, sample_parameters, simulate_rows
 
     rng = np.random.default_rng(seed)
     theta = sample_parameters(spec, n_theta, rng)
-    sim_theta = simulator_theta(spec, theta)
-    out = ssms.Simulator(spec.name).simulate(
-        {p: np.repeat(sim_theta[:, i], n_trials) for i, p in enumerate(spec.params)},
-        n_samples=1,
-        max_t=SIM_MAX_T,
-        return_option="minimal",
-        random_state=int(rng.integers(0, 2**31 - 1)),
-    )
-    rt = np.asarray(out["rts"], np.float64).reshape(n_theta, n_trials)
-    ch = np.asarray(out["choices"], np.float64).reshape(n_theta, n_trials)
+    rt, ch = simulate_rows(spec, np.repeat(theta, n_trials, axis=0), [slice(None)],
+                           [int(rng.integers(0, 2**31 - 1))])
+    rt = rt.reshape(n_theta, n_trials)
+    ch = ch.astype(np.float64).reshape(n_theta, n_trials)
     TH = np.repeat(theta[:, None, :], n_trials, axis=1)
     nre = log_density_fn(TH, rt, ch)
     ref = reference_logp(spec.name, rt, ch, *(TH[..., i] for i in range(spec.n_params)))
