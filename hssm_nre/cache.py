@@ -1101,7 +1101,9 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
 
     Order: the entry pinned with ``hssm-nre cache pin``; else the newest cache entry whose
     validation passed; else the shipped network; else the newest usable cache entry. A newer,
-    unvalidated cache entry does not displace the shipped network (pin it to use it).
+    unvalidated cache entry does not displace the shipped network (pin it to use it). A shipped
+    network that cannot be loaded (damaged, or trained under another model spec than today's)
+    is passed over, with a warning, when a usable cache entry exists.
 
     Parameters
     ----------
@@ -1124,7 +1126,9 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
         No shipped or usable cached network exists for the model; the message names the unusable
         entries and how to train one.
     CacheCorruptedError, CacheMismatchError
-        The shipped network is damaged (reinstall hssm-nre).
+        The shipped network is damaged (reinstall hssm-nre) or was trained under another model
+        spec than today's, and no usable cache entry exists (with one, the warning names the
+        problem and the entry is used).
 
     Warns
     -----
@@ -1149,8 +1153,17 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
         validated = [r for r in usable if r.entry.validation_status == "passed"]
         if validated:
             chosen, chosen_reason = validated[0].entry, "the newest cache entry that passed validation"
+    shipped_problem = None
     if chosen is None:
-        chosen = _shipped(name)
+        try:
+            chosen = _shipped(name)
+        except (CacheCorruptedError, CacheMismatchError) as e:
+            if not usable:  # nothing else to use: the error itself says what to do
+                raise
+            # e.g. an ssm-simulators config that moved since the network shipped: a network the
+            # user trained since is used instead, with the reason in the warning
+            shipped_problem = f"the shipped network {shipped_dir() / name} cannot be used: {e}"
+            notes.append(shipped_problem)
         if chosen is not None:
             status = chosen.validation_status or "not validated"
             chosen_reason = f"the shipped network (validation: {status})"
@@ -1161,7 +1174,10 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
                     f"(use one with `hssm-nre cache pin {name} KEY` or `nre_weights=`)"
                 )
     if chosen is None and usable:
-        chosen, chosen_reason = usable[0].entry, "the newest cache entry (no shipped network; not validated)"
+        chosen, chosen_reason = usable[0].entry, (
+            f"the newest cache entry (not validated); {shipped_problem}" if shipped_problem
+            else "the newest cache entry (no shipped network; not validated)"
+        )
     if bad or notes:
         instead = _describe(chosen) if chosen is not None else "none (no usable network)"
         lines = [f"{r.path}: {r.problem}" for r in bad] + notes
@@ -1211,7 +1227,9 @@ def find_by_checksum(name: str, sha256: str, *, root: Path | None = None) -> Net
     Raises
     ------
     CacheCorruptedError, CacheMismatchError
-        The shipped network is damaged (reinstall hssm-nre).
+        The shipped network is damaged (reinstall hssm-nre) or was trained under another model
+        spec than today's, and no usable cache entry exists (with one, the warning names the
+        problem and the entry is used).
     """
     shipped = _shipped(name)
     if shipped is not None and shipped.has_checksum(sha256):

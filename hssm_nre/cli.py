@@ -66,7 +66,10 @@ def cmd_train(args) -> int:
         from .cache import find_network
 
         used = find_network(spec.name, root=Path(args.cache_dir) if args.cache_dir else None, warn=False)
-        if used.path != entry.path:
+        if used.path == entry.path and "shipped network" in used.reason and "cannot be used" in used.reason:
+            print(f"hssm.HSSM(model={spec.name!r}, loglik_kind='nre') uses this network: "
+                  f"{used.reason.split('; ', 1)[1]}")
+        elif used.path != entry.path:
             where = f" --cache-dir {args.cache_dir}" if args.cache_dir else ""
             print(
                 f"hssm.HSSM(model={spec.name!r}, loglik_kind='nre') keeps using {used.reason.split(';')[0]} "

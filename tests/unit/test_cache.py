@@ -108,6 +108,27 @@ def test_find_network_uses_a_pinned_entry_then_the_shipped_network(tiny_entry, i
     assert cache.find_network("ddm").path == path
 
 
+def test_a_shipped_network_of_another_model_spec_gives_way_to_a_trained_one(tiny_entry, isolated_cache,
+                                                                           tmp_path, monkeypatch):
+    """When the shipped network no longer matches today's config (ssm-simulators moved, or the
+    package mid-change), find_network raises only while nothing else exists; once the user has
+    trained a network it is used, and the warning says why the shipped one is not."""
+    import shutil
+
+    shipped = tmp_path / "pretrained"
+    shutil.copytree(cache.shipped_dir() / "ddm", shipped / "ddm")
+    meta = json.loads((shipped / "ddm" / "metadata.json").read_text())
+    meta["spec"]["upper"][0] = 5.0
+    (shipped / "ddm" / "metadata.json").write_text(json.dumps(meta))
+    monkeypatch.setattr(cache, "shipped_dir", lambda: shipped)
+    with pytest.raises(CacheMismatchError, match="different model spec"):
+        cache.find_network("ddm")
+    path = _save(tiny_entry, isolated_cache)
+    with pytest.warns(CacheEntryWarning, match=r"shipped network .*ddm cannot be used: .*different model spec"):
+        e = cache.find_network("ddm")
+    assert e.path == path and "cannot be used: Network" in e.reason
+
+
 def test_missing_network_error_says_how_to_train():
     with pytest.raises(NetworkNotFoundError, match="hssm-nre train ornstein_angle"):
         cache.find_network("ornstein_angle")
