@@ -64,7 +64,7 @@ def test_cli_train_then_hssm_uses_the_cache_without_retraining(monkeypatch, caps
         return fit_normaliser(spec, weights, evidence, NormaliserSettings(n_theta=32, n_grid=60, steps=5), progress=False)
 
     monkeypatch.setattr(training, "fit_normaliser", small_normaliser)
-    rc = cli.main(["train", "angle", "--n-simulations", "20000", "--steps", "40",
+    rc = cli.main(["train", "angle", "--n-simulations", "5000", "--steps", "40",
                    "--batch-size", "256", "--widths", "16,16", "--pin"])
     assert rc == 0 and "Cached at" in capsys.readouterr().out
     from hssm_nre.cache import find_network
