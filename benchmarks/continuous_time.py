@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/continuous_time.py angle --n-trials 100000
 
 The collapsing-bound and leaky networks (angle, weibull, ornstein) were trained on ssm-simulators'
-raw 1 ms Euler walk (ornstein still is; angle's and weibull's training data are now corrected),
+raw 1 ms Euler walk (all three are now trained on corrected data, at the fine step below a = 1),
 whose boundary is checked only every step: its first-passage times are those of a continuously
 monitored process with the boundary about beta sqrt(dt) further out
 (Broadie-Glasserman-Kou). A user who writes down "angle" means the continuous-time model, which
@@ -93,7 +93,7 @@ def main() -> None:
         f"`.venv/bin/python benchmarks/continuous_time.py{'' if a.models == DEFAULT else ' ' + ' '.join(a.models)}` "
         f"({a.n_trials:,} trials per cell; run {time.strftime('%Y-%m-%d')}). KS distance of the per-choice rt CDFs "
         "from PyDDM's continuous-time solution; band: Dvoretzky-Kiefer-Wolfowitz at 1 %. Raw 1 ms: what the "
-        "uncorrected networks learn (ornstein; angle's and weibull's before they were corrected). Corrected: the boundary pulled in by "
+        "uncorrected networks learned (angle's, weibull's and ornstein's before they were corrected). Corrected: the boundary pulled in by "
         "beta sqrt(dt), the start point held. Fine step: the training data's (at most 1 ms * a**2 below a = 1). Sim seconds: 2 cores, raw 1 ms / "
         "corrected at the fine step.",
         "",

@@ -16,11 +16,12 @@
 #     bash benchmarks/gpu_zoo.sh ddm_sdv full_ddm angle
 #   ZOO_ARGS="--features edge --n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
 #     bash benchmarks/gpu_zoo.sh weibull levy ornstein
-# Continuous time (issue 21): angle's and weibull's training data are boundary-corrected (config.
-# BOUNDARY_CORRECTED_MODELS, FINE_STEP_MODELS). ornstein joins them by adding it to
-# BOUNDARY_CORRECTED_MODELS, which changes its model spec: its shipped network stops loading
-# until retrained, so flip and retrain it in one change:
+# Continuous time (issue 21): angle's, weibull's and ornstein's training data are
+# boundary-corrected (config.BOUNDARY_CORRECTED_MODELS, FINE_STEP_MODELS); their shipped networks
+# were retrained on 2 CPU cores at the default budget. A GPU budget for the three:
 #   ZOO_ARGS="--n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
+#     bash benchmarks/gpu_zoo.sh angle weibull
+#   ZOO_ARGS="--features edge --n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
 #     bash benchmarks/gpu_zoo.sh ornstein
 set -uo pipefail
 source benchmarks/gpu_common.sh

@@ -77,7 +77,7 @@ def test_ddm_sdv_is_simulated_with_the_boundary_correction():
     assert model_spec("ddm_sdv").boundary_correction
     assert model_spec("angle").boundary_correction  # a moving boundary is pulled in locally
     assert model_spec("weibull").boundary_correction  # its collapse too (checked: reference_checks)
-    assert not model_spec("ornstein").boundary_correction  # not yet: its network learned the 1 ms walk
+    assert model_spec("ornstein").boundary_correction  # the leak is constant within a step
     assert not model_spec("levy").boundary_correction  # jumps: no boundary-crossing correction
 
 

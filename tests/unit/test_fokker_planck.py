@@ -119,11 +119,13 @@ def test_references_cover_the_ddm_family_the_pyddm_models_and_the_races():
 
 
 def test_a_reference_describes_the_time_model_its_network_learned():
-    """Boundary-corrected models (angle) against the continuous-time solution, the others against
-    their 1 ms walk; a network trained the other way asks for its own."""
-    ang, orn = reference("angle"), reference("ornstein")
+    """Boundary-corrected models (angle, ornstein) against the continuous-time solution, the others
+    (the races) against their 1 ms walk; a network trained the other way asks for its own."""
+    ang, orn, race = reference("angle"), reference("ornstein"), reference("race_no_bias_3")
     assert ang.delta_t == 0.0 and "continuous time" in ang.description
-    assert orn.delta_t == 0.001 and "1 ms Euler walk" in orn.description
+    assert orn.delta_t == 0.0 and "continuous time" in orn.description
+    assert race.delta_t == 0.001 and "1 ms Euler walk" in race.description
+    assert reference("ornstein", continuous=False).delta_t == 0.001
     assert reference("angle", continuous=False).delta_t == 0.001
     assert reference("ddm").delta_t == 0.001 and "Euler" not in reference("ddm").description  # WFPT: continuous
     rt, resp = np.array([0.45, 0.7, 1.3]), np.array([1.0, -1.0, 1.0])
