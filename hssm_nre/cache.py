@@ -1227,14 +1227,18 @@ def find_by_checksum(name: str, sha256: str, *, root: Path | None = None) -> Net
     Raises
     ------
     CacheCorruptedError, CacheMismatchError
-        The shipped network is damaged (reinstall hssm-nre) or was trained under another model
-        spec than today's, and no usable cache entry exists (with one, the warning names the
-        problem and the entry is used).
+        The shipped network cannot be loaded (damaged: reinstall hssm-nre; or trained under
+        another model spec than today's) and no cache entry has the checksum.
     """
-    shipped = _shipped(name)
+    try:
+        shipped, problem = _shipped(name), None
+    except (CacheCorruptedError, CacheMismatchError) as e:
+        shipped, problem = None, e
     if shipped is not None and shipped.has_checksum(sha256):
         return shipped
     for rec in scan(root, name):
         if rec.entry is not None and rec.entry.has_checksum(sha256):
             return rec.entry
+    if problem is not None:  # it may have been the one
+        raise problem
     return None

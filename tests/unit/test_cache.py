@@ -127,6 +127,9 @@ def test_a_shipped_network_of_another_model_spec_gives_way_to_a_trained_one(tiny
     with pytest.warns(CacheEntryWarning, match=r"shipped network .*ddm cannot be used: .*different model spec"):
         e = cache.find_network("ddm")
     assert e.path == path and "cannot be used: Network" in e.reason
+    assert cache.find_by_checksum("ddm", e.sha256).path == path  # a saved model's network still reloads
+    with pytest.raises(CacheMismatchError, match="different model spec"):
+        cache.find_by_checksum("ddm", "0" * 64)
 
 
 def test_missing_network_error_says_how_to_train():
