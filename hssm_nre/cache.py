@@ -1092,6 +1092,15 @@ def _shipped(name: str) -> NetworkEntry | None:
     return entry
 
 
+def _shipped_or_problem(name: str) -> tuple[NetworkEntry | None, NREError | None]:
+    """The shipped network (or None), or the error that keeps it from loading: damaged, or
+    trained under another model spec than today's."""
+    try:
+        return _shipped(name), None
+    except (CacheCorruptedError, CacheMismatchError) as e:
+        return None, e
+
+
 def _describe(entry: NetworkEntry) -> str:
     return f"the {entry.source} network {entry.path} (sha256 {entry.sha256[:12]})"
 
@@ -1155,14 +1164,13 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
             chosen, chosen_reason = validated[0].entry, "the newest cache entry that passed validation"
     shipped_problem = None
     if chosen is None:
-        try:
-            chosen = _shipped(name)
-        except (CacheCorruptedError, CacheMismatchError) as e:
+        chosen, problem = _shipped_or_problem(name)
+        if problem is not None:
             if not usable:  # nothing else to use: the error itself says what to do
-                raise
+                raise problem
             # e.g. an ssm-simulators config that moved since the network shipped: a network the
             # user trained since is used instead, with the reason in the warning
-            shipped_problem = f"the shipped network {shipped_dir() / name} cannot be used: {e}"
+            shipped_problem = f"the shipped network {shipped_dir() / name} cannot be used: {problem}"
             notes.append(shipped_problem)
         if chosen is not None:
             status = chosen.validation_status or "not validated"
@@ -1230,10 +1238,7 @@ def find_by_checksum(name: str, sha256: str, *, root: Path | None = None) -> Net
         The shipped network cannot be loaded (damaged: reinstall hssm-nre; or trained under
         another model spec than today's) and no cache entry has the checksum.
     """
-    try:
-        shipped, problem = _shipped(name), None
-    except (CacheCorruptedError, CacheMismatchError) as e:
-        shipped, problem = None, e
+    shipped, problem = _shipped_or_problem(name)
     if shipped is not None and shipped.has_checksum(sha256):
         return shipped
     for rec in scan(root, name):
