@@ -1,7 +1,7 @@
 """Which simulation represents the continuous-time model: the recipe for issue #21, item 1.
 
-    .venv/bin/python benchmarks/continuous_time.py                    # angle, weibull, ornstein; 500k trials
-    .venv/bin/python benchmarks/continuous_time.py angle --n-trials 100000
+    .venv/bin/python benchmarks/continuous_time.py            # angle, weibull, ornstein, three races; 500k trials
+    .venv/bin/python benchmarks/continuous_time.py race_3     # one model: its rows replaced, the others kept
 
 The collapsing-bound and leaky networks (angle, weibull, ornstein) were trained on ssm-simulators'
 raw 1 ms Euler walk (all three are now trained on corrected data, at the fine step below a = 1),
@@ -15,12 +15,16 @@ compares, by the KS distance of the per-choice rt CDFs against PyDDM's continuou
 * **raw 1 ms**: the simulation the uncorrected networks learn;
 * **corrected 1 ms**: every boundary pulled in by beta sqrt(dt), as the DDM family's training
   data are (a custom boundary b(t) - beta sqrt(dt), the start point held by adjusting z; the shift
-  holds locally for a moving boundary);
+  holds locally for a moving boundary). For the races (independent accumulators cut at 0 after
+  every step, a discrete reflection that acts as a barrier beta sqrt(dt) below 0): the threshold
+  lowered by 2 beta sqrt(dt) and every start point by beta sqrt(dt), the races' reference being
+  the continuous-time Fokker-Planck solution of :mod:`hssm_nre.validation.fokker_planck`;
 * **corrected, fine step**: the same at the training data's step (``euler_steps``: the largest
   power-of-two fraction of 1 ms at most 1 ms * a**2 below a = 1). Decision times scale as a**2,
   so the Euler steps per trial stay about what they are at a = 1.
 
-Writes ``benchmarks/results/continuous_time.{md,json}``.
+Writes ``benchmarks/results/continuous_time.{md,json}``; rows of models not named in a run are
+kept from the JSON already there (the simulations are seeded per point, so a rerun repeats them).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from hssm_nre.validation.references import check_step, ks_distance
 from reference_checks import points
 
 OUT = Path(__file__).parent / "results"
-DEFAULT = ["angle", "weibull", "ornstein"]
+DEFAULT = ["angle", "weibull", "ornstein", "race_no_bias_3", "race_no_z_3", "race_3"]
 
 
 def corrected(model: str, theta: np.ndarray, n: int, seed: int, delta_t: float | None):
@@ -65,7 +69,8 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=3)
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
-    rows = []
+    kept = a.out / "continuous_time.json"
+    rows = [r for r in json.loads(kept.read_text()) if r["model"] not in a.models] if kept.exists() else []
     for m in a.models:
         spec = dataclasses.replace(model_spec(m), boundary_correction=True)
         for i, th in enumerate(points(m, a.points, 0)):
@@ -87,15 +92,21 @@ def main() -> None:
             rows.append(r)
             print(f"{m:9s} raw {r['raw']['ks']:.5f} corrected {r['corrected']['ks']:.5f} fine ({1000 * dt:.3g} ms) "
                   f"{r['fine']['ks']:.5f} band {r['fine']['band']:.5f} theta={np.round(th, 3).tolist()}", flush=True)
+    order = {m: k for k, m in enumerate(DEFAULT + a.models)}
+    rows.sort(key=lambda r: order.get(r["model"], len(order)))  # stable: points keep their order
     md = [
         "# Which simulation represents the continuous-time model",
         "",
         f"`.venv/bin/python benchmarks/continuous_time.py{'' if a.models == DEFAULT else ' ' + ' '.join(a.models)}` "
-        f"({a.n_trials:,} trials per cell; run {time.strftime('%Y-%m-%d')}). KS distance of the per-choice rt CDFs "
-        "from PyDDM's continuous-time solution; band: Dvoretzky-Kiefer-Wolfowitz at 1 %. Raw 1 ms: what the "
-        "uncorrected networks learned (angle's, weibull's and ornstein's before they were corrected). Corrected: the boundary pulled in by "
-        "beta sqrt(dt), the start point held. Fine step: the training data's (at most 1 ms * a**2 below a = 1). Sim seconds: 2 cores, raw 1 ms / "
-        "corrected at the fine step.",
+        f"({a.n_trials:,} trials per cell; last run {time.strftime('%Y-%m-%d')}; rows of models not named then are "
+        "kept from the previous run). KS distance of the per-choice rt CDFs "
+        "from the continuous-time solution (PyDDM's; for the races, one Fokker-Planck solve per accumulator); "
+        "band: Dvoretzky-Kiefer-Wolfowitz at 1 %. Raw 1 ms: what the "
+        "uncorrected networks learned (angle's, weibull's, ornstein's and the races' before they were corrected). "
+        "Corrected: the boundary pulled in by beta sqrt(dt), the start point held; for the races (accumulators cut "
+        "at 0 every step) the threshold lowered by 2 beta sqrt(dt), the start points by beta sqrt(dt). Fine step: "
+        "the training data's (at most 1 ms * a**2 below a = 1; the races keep 1 ms, their a is at least 1). "
+        "Sim seconds: 2 cores, raw 1 ms / corrected at the fine step.",
         "",
         "| model | theta | raw 1 ms | corrected 1 ms | corrected, fine step (ms) | band | sim seconds |",
         "|---|---|---|---|---|---|---|",

@@ -23,6 +23,10 @@
 #     bash benchmarks/gpu_zoo.sh angle weibull
 #   ZOO_ARGS="--features edge --n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
 #     bash benchmarks/gpu_zoo.sh ornstein
+# The races are boundary-corrected too (config.RACE_CORRECTED_MODELS: threshold - 2 beta sqrt(dt),
+# start points - beta sqrt(dt)); race_no_bias_3 was retrained on 2 CPU cores. Issue 21's new races:
+#   ZOO_ARGS="--features race --n-simulations 4000000 --steps 50000 --batch-size 4096" ZOO_MINUTES=8 \
+#     bash benchmarks/gpu_zoo.sh race_no_bias_3 race_3 race_4 race_no_bias_4
 set -uo pipefail
 source benchmarks/gpu_common.sh
 ZOO_ARGS=${ZOO_ARGS:---n-simulations 4000000 --steps 40000 --batch-size 4096}

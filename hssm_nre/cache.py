@@ -185,6 +185,9 @@ class NetworkEntry:
         Its folder.
     reason
         Why :func:`find_network` chose it (empty for a folder loaded directly).
+    passed_over
+        Why :func:`find_network` passed over the model's shipped network for it, when it did
+        (e.g. the shipped network no longer matches the model's spec); empty otherwise.
     """
 
     spec: ModelSpec
@@ -194,6 +197,7 @@ class NetworkEntry:
     metadata: dict[str, Any]
     path: Path
     reason: str = ""
+    passed_over: str = ""
 
     @property
     def source(self) -> str:
@@ -723,6 +727,13 @@ def _load(path: Path, *, check_spec: bool) -> NetworkEntry:
                 if "per_call_params" in differences
                 else ""
             )
+            if path.parent == shipped_dir():  # reinstalling would bring back the same folder
+                made_with = meta.get("versions", {}).get("ssm-simulators")
+                fix = (
+                    f"Train one for today's spec with `hssm-nre train {spec.name}` (it is used in the shipped "
+                    "network's place)"
+                    + (f", or install the ssm-simulators it was shipped with ({made_with})." if made_with else ".")
+                )
             raise CacheMismatchError(
                 f"Network {path} was trained for {spec.name!r} under a different model spec than "
                 f"today's ssm-simulators config and hssm_nre give ({diff}).{why} {fix}"
@@ -1181,7 +1192,9 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
                     f"; cache entries not validated, so not used: {keys} "
                     f"(use one with `hssm-nre cache pin {name} KEY` or `nre_weights=`)"
                 )
+    passed_over = ""
     if chosen is None and usable:
+        passed_over = shipped_problem or ""
         chosen, chosen_reason = usable[0].entry, (
             f"the newest cache entry (not validated); {shipped_problem}" if shipped_problem
             else "the newest cache entry (no shipped network; not validated)"
@@ -1209,6 +1222,7 @@ def find_network(name: str, *, root: Path | None = None, warn: bool = True) -> N
             "to train on first use, or `nre_weights=<folder>`."
         )
     chosen.reason = chosen_reason
+    chosen.passed_over = passed_over
     return chosen
 
 

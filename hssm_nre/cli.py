@@ -66,9 +66,8 @@ def cmd_train(args) -> int:
         from .cache import find_network
 
         used = find_network(spec.name, root=Path(args.cache_dir) if args.cache_dir else None, warn=False)
-        if used.path == entry.path and "shipped network" in used.reason and "cannot be used" in used.reason:
-            print(f"hssm.HSSM(model={spec.name!r}, loglik_kind='nre') uses this network: "
-                  f"{used.reason.split('; ', 1)[1]}")
+        if used.path == entry.path and used.passed_over:
+            print(f"hssm.HSSM(model={spec.name!r}, loglik_kind='nre') uses this network: {used.passed_over}")
         elif used.path != entry.path:
             where = f" --cache-dir {args.cache_dir}" if args.cache_dir else ""
             print(

@@ -66,6 +66,17 @@ BOUNDARY_FUNCTIONS: dict[str, tuple[str, ...]] = {"weibull_cdf": ("alpha", "beta
 #: ``BOUNDARY_FUNCTIONS`` can take them (``--features bound``); their gain is not measured.
 BOUND_FEATURE_MODELS = frozenset({"weibull"})
 
+#: Races of independent accumulators with a constant threshold, simulated with the correction
+#: for their cut at 0 and their discrete monitoring (:func:`hssm_nre.simulate.simulator_theta`):
+#: the threshold lowered by 2 beta sqrt(dt), the start points by beta sqrt(dt), checked against
+#: the continuous-time Fokker-Planck solution (``benchmarks/results/continuous_time.md``: 500,000-trial
+#: KS 0.0009-0.0027 where the raw walk is 0.007-0.027). The LCA (leak and inhibition act on the
+#: shifted positions) and the collapsing races are not derived; they learn the 1 ms walk.
+RACE_CORRECTED_MODELS = frozenset({
+    "race_2", "race_3", "race_4", "race_no_bias_2", "race_no_bias_3", "race_no_bias_4",
+    "race_no_z_2", "race_no_z_3", "race_no_z_4",
+})
+
 #: Models simulated with the discrete-monitoring boundary correction (see
 #: :func:`hssm_nre.simulate.simulator_theta`): constant boundaries at +-a and a
 #: relative start point z, so the continuous-time model is what the network learns.
@@ -77,7 +88,7 @@ BOUND_FEATURE_MODELS = frozenset({"weibull"})
 #: (checked against PyDDM's continuous-time solution: ``benchmarks/results/continuous_time.md``).
 #: ornstein's leak v - g x is constant within a step, so the constant-boundary shift holds as
 #: for the DDM (checked there too: 3 of 3 inside at the fine step).
-BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv", "full_ddm", "angle", "weibull", "ornstein"})
+BOUNDARY_CORRECTED_MODELS = frozenset({"ddm", "ddm_sdv", "full_ddm", "angle", "weibull", "ornstein"}) | RACE_CORRECTED_MODELS
 
 #: Boundary-corrected models simulated below a boundary of 1 at a finer Euler step than 1 ms
 #: (:func:`hssm_nre.simulate.euler_steps`: at most 1 ms * a**2). For a collapsing or leaky

@@ -26,6 +26,10 @@ learns the continuous-time DDM, whose exact likelihood is WFPT. A moving boundar
 (angle, weibull) is pulled in the same way at every step, b(t) - 0.5826 sqrt(dt): the shift
 holds locally. Models in ``FINE_STEP_MODELS`` are simulated below a = 1 at a finer step
 (:func:`euler_steps`), where the 1 ms correction alone still misses the continuous-time model.
+The races (``RACE_CORRECTED_MODELS``) also cut every accumulator at 0 after each step, which acts
+as a reflecting barrier the same 0.5826 sqrt(dt) below 0: their threshold is lowered by twice
+that and their start points by once (:func:`simulator_theta`; 500,000-trial KS from the
+continuous-time solution 0.0009-0.0027, raw 0.007-0.027: ``benchmarks/results/continuous_time.md``).
 
 Per-call parameters: ssm-simulators' batched simulator mishandles a few parameters when they
 vary between the rows of one call (levy's alpha: ``ModelSpec.per_call_params``, found for every
@@ -49,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from .interrupt import ignore_in_worker, signals_blocked
-from .config import FINE_STEP_MODELS, SIM_DELTA_T, SIM_MAX_T, ModelSpec, _ssms_config, model_spec
+from .config import FINE_STEP_MODELS, SIM_DELTA_T, SIM_MAX_T, ModelSpec, _ssms_config, model_spec, race_layout
 from .errors import NREWarning, warn
 
 __all__ = [
@@ -138,14 +142,20 @@ def simulator_theta(spec: ModelSpec, theta: np.ndarray, delta_t: float = SIM_DEL
     Identity except for boundary-corrected models, where the boundary is pulled in by
     ``BGK_BETA * sqrt(dt)`` and the start point -b(0) + 2 b(0) z held fixed. A constant boundary
     is pulled in here (``a`` lowered); a moving one (angle, weibull) by the simulator
-    :func:`simulator` builds, so only ``z`` changes here.
+    :func:`simulator` builds, so only ``z`` changes here. For a race, the threshold is lowered by
+    twice the shift and the start points by once (:func:`_race_pulled_in`).
     """
     if not spec.boundary_correction:
         return theta
     out = np.array(theta, dtype=np.float64, copy=True)
+    shift = BGK_BETA * np.sqrt(delta_t)
+    race = race_layout(spec.params, spec.choices)
+    if race is not None:
+        if race[2]:
+            raise ValueError(f"{spec.name!r}: no boundary correction is derived for a race with {race[2]}.")
+        return _race_pulled_in(spec, out, race[1], shift)
     ia, iz = spec.params.index("a"), spec.params.index("z")
     a, z = out[:, ia], out[:, iz]
-    shift = BGK_BETA * np.sqrt(delta_t)
     moving = _moving_boundary(spec)
     if moving is None:
         out[:, iz] = held_start(z, a, shift)
@@ -154,6 +164,24 @@ def simulator_theta(spec: ModelSpec, theta: np.ndarray, delta_t: float = SIM_DEL
         fun, names = moving
         b0 = fun(0.0, **{p: out[:, spec.params.index(p)] for p in names})
         out[:, iz] = held_start(z, b0, shift)
+    return out
+
+
+def _race_pulled_in(spec: ModelSpec, out: np.ndarray, starts: tuple[str, ...], shift: float) -> np.ndarray:
+    """A race's walk that stands for its continuous-time model: every accumulator is cut at 0
+    after each step, a discrete reflection that acts as a barrier ``shift`` below 0, and its
+    threshold is checked every step, which acts as one ``shift`` above ``a``. Lowering the
+    threshold by 2 ``shift`` and every absolute start point ``z a`` by ``shift`` (not below 0)
+    puts both back where the continuous-time model has them, ``shift`` apart from the walk's in
+    the same direction. (A start within ``shift`` of 0 is started at 0: at a reflecting barrier
+    the first-passage law does not change to first order in the start point.)"""
+    ia = spec.params.index("a")
+    a = out[:, ia]
+    lowered = a - 2.0 * shift
+    for name in starts:
+        iz = spec.params.index(name)
+        out[:, iz] = np.maximum(out[:, iz] * a - shift, 0.0) / lowered
+    out[:, ia] = lowered
     return out
 
 
@@ -201,6 +229,13 @@ def describe_simulation(spec: ModelSpec) -> dict[str, str]:
         step += " from a = 1 up; below, the largest power-of-two fraction of it at most 1 ms * a**2"
     if not spec.boundary_correction:
         return {"time": "discrete", "boundary": "as the model's, checked every Euler step", "euler_step": step}
+    if race_layout(spec.params, spec.choices) is not None:
+        return {
+            "time": "continuous",
+            "boundary": f"a - 2 x {BGK_BETA:.4f} sqrt(dt), start points z a - {BGK_BETA:.4f} sqrt(dt) "
+                        "(discrete monitoring and the cut at 0)",
+            "euler_step": step,
+        }
     moving = "b(t)" if _moving_boundary(spec) is not None else "a"
     return {
         "time": "continuous",

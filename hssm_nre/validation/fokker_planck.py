@@ -17,12 +17,12 @@ Two solvers, one per kind of model:
 
 Discrete monitoring: ssm-simulators checks the boundaries every dt = 0.001 s, so its paths
 end as if the absorbing boundaries sat c = 0.5826 sqrt(dt) further out (Broadie, Glasserman &
-Kou 1997). Networks that learn the simulator as it is (no boundary correction in training:
-the races) are compared with references that move the absorbing boundaries
-out by c with the start point fixed (``delta_t`` = 1 ms); corrected networks (angle, weibull,
-ornstein) with the continuous-time solution (``delta_t`` = 0). The
-races' cut at 0 (``fmax(0, x)`` after each step, a discrete Skorokhod map) likewise acts as a
-reflecting barrier c below 0. Each reference is checked against 500k simulated trials
+Kou 1997). The races' cut at 0 (``fmax(0, x)`` after each step, a discrete Skorokhod map)
+likewise acts as a reflecting barrier c below 0. Networks that learn the simulator as it is
+(no boundary correction in training) are compared with references that move the absorbing
+boundaries out by c (and a race's barrier down by c) with the start point fixed (``delta_t`` =
+1 ms); corrected networks (angle, weibull, ornstein, the races) with the continuous-time
+solution (``delta_t`` = 0). Each reference is checked against 500k simulated trials
 (:func:`hssm_nre.validation.references.ks_check`) simulated with an Euler step that shrinks
 as ``a**2`` for narrow boundaries, the reference shifted for that step: at the training data's
 1 ms and ``a`` below about 0.45, the shift's first-order description leaves a KS distance of up

@@ -121,12 +121,16 @@ def test_a_shipped_network_of_another_model_spec_gives_way_to_a_trained_one(tiny
     meta["spec"]["upper"][0] = 5.0
     (shipped / "ddm" / "metadata.json").write_text(json.dumps(meta))
     monkeypatch.setattr(cache, "shipped_dir", lambda: shipped)
-    with pytest.raises(CacheMismatchError, match="different model spec"):
+    with pytest.raises(CacheMismatchError, match="different model spec") as err:
         cache.find_network("ddm")
+    # the fix is one that works: reinstalling would bring back the same folder
+    assert "`hssm-nre train ddm` (it is used in the shipped network's place)" in str(err.value)
+    assert "ssm-simulators it was shipped with (0." in str(err.value) and "Reinstall" not in str(err.value)
     path = _save(tiny_entry, isolated_cache)
     with pytest.warns(CacheEntryWarning, match=r"shipped network .*ddm cannot be used: .*different model spec"):
         e = cache.find_network("ddm")
     assert e.path == path and "cannot be used: Network" in e.reason
+    assert e.passed_over.startswith("the shipped network") and e.passed_over in e.reason
     assert cache.find_by_checksum("ddm", e.sha256).path == path  # a saved model's network still reloads
     with pytest.raises(CacheMismatchError, match="different model spec"):
         cache.find_by_checksum("ddm", "0" * 64)

@@ -79,6 +79,10 @@ def test_ddm_sdv_is_simulated_with_the_boundary_correction():
     assert model_spec("weibull").boundary_correction  # its collapse too (checked: reference_checks)
     assert model_spec("ornstein").boundary_correction  # the leak is constant within a step
     assert not model_spec("levy").boundary_correction  # jumps: no boundary-crossing correction
+    assert model_spec("race_no_bias_3").boundary_correction  # the cut at 0 too (simulate._race_pulled_in)
+    assert model_spec("race_4").boundary_correction and model_spec("race_no_z_2").boundary_correction
+    assert not model_spec("lca_3").boundary_correction  # leak and inhibition: not derived
+    assert not model_spec("race_no_bias_angle_4").boundary_correction  # a collapsing race: not derived
 
 
 def test_spread_non_decision_time_moves_the_support_edge():

@@ -105,7 +105,7 @@ def test_a_new_unvalidated_entry_does_not_displace_the_validated_shipped_network
     assert cli.main(["cache", "pin", "ddm", path.name]) == 0
     capsys.readouterr()
     e = cache.find_network("ddm")
-    assert e.path == path and e.reason.startswith("pinned")
+    assert e.path == path and e.reason.startswith("pinned") and e.passed_over == ""
     assert cli.main(["cache", "unpin", "ddm"]) == 0
     assert cache.find_network("ddm").path == SHIPPED_DDM
     # an entry that passed validation is used without a pin

@@ -119,12 +119,14 @@ def test_references_cover_the_ddm_family_the_pyddm_models_and_the_races():
 
 
 def test_a_reference_describes_the_time_model_its_network_learned():
-    """Boundary-corrected models (angle, ornstein) against the continuous-time solution, the others
-    (the races) against their 1 ms walk; a network trained the other way asks for its own."""
+    """Boundary-corrected models (angle, ornstein, the races) against the continuous-time solution;
+    a network trained on the raw 1 ms walk asks for the walk's."""
     ang, orn, race = reference("angle"), reference("ornstein"), reference("race_no_bias_3")
     assert ang.delta_t == 0.0 and "continuous time" in ang.description
     assert orn.delta_t == 0.0 and "continuous time" in orn.description
-    assert race.delta_t == 0.001 and "1 ms Euler walk" in race.description
+    assert race.delta_t == 0.0 and "continuous time" in race.description
+    walk = reference("race_no_bias_3", continuous=False)
+    assert walk.delta_t == 0.001 and "1 ms Euler walk" in walk.description
     assert reference("ornstein", continuous=False).delta_t == 0.001
     assert reference("angle", continuous=False).delta_t == 0.001
     assert reference("ddm").delta_t == 0.001 and "Euler" not in reference("ddm").description  # WFPT: continuous

@@ -88,6 +88,40 @@ def test_a_moving_boundary_is_pulled_in_at_every_step_with_the_start_point_held(
     assert np.mean(rt1) > np.mean(rt)
 
 
+def test_a_race_lowers_its_threshold_twice_and_its_start_points_once():
+    """Accumulators cut at 0 every step act as if reflected a shift below 0 and absorbed a shift
+    above a: the corrected walk has a - 2 shift and starts z a - shift (not below 0), draw for
+    draw the raw walk with those parameters."""
+    import dataclasses
+
+    from hssm_nre.simulate import BGK_BETA, describe_simulation, simulate_rows, simulator_theta
+
+    c = BGK_BETA * np.sqrt(0.001)
+    spec = model_spec("race_3")  # v0, v1, v2, a, z0, z1, z2, t
+    assert spec.boundary_correction
+    th = np.array([[1.0, 0.5, 1.5, 2.0, 0.3, 0.0, 0.005, 0.3]])
+    sim = simulator_theta(spec, th)
+    np.testing.assert_allclose(sim[0, 3], 2.0 - 2 * c)
+    np.testing.assert_allclose(sim[0, 4:7] * sim[0, 3], [0.6 - c, 0.0, 0.0])  # 0.01 - c < 0: started at 0
+    np.testing.assert_array_equal(sim[0, [0, 1, 2, 7]], th[0, [0, 1, 2, 7]])
+    th = np.repeat(np.array([[1.0, 0.5, 1.5, 1.2, 0.4, 0.1, 0.6, 0.2]]), 600, axis=0)
+    rt, ch = simulate_rows(spec, th, [slice(0, len(th))], [5])
+    raw = dataclasses.replace(spec, boundary_correction=False)
+    rt0, ch0 = simulate_rows(raw, simulator_theta(spec, th), [slice(0, len(th))], [5])
+    np.testing.assert_allclose(rt, rt0, rtol=1e-6)
+    np.testing.assert_array_equal(ch, ch0)
+    rt1, _ = simulate_rows(raw, th, [slice(0, len(th))], [5])
+    assert np.mean(rt1) > np.mean(rt)  # not a no-op
+    assert describe_simulation(spec)["boundary"].startswith("a - 2 x 0.5826")
+    # no start points (race_no_z): only the threshold moves; an LCA is not corrected
+    nz = model_spec("race_no_z_2")
+    np.testing.assert_allclose(simulator_theta(nz, np.array([[1.0, 1.0, 1.5, 0.2]])), [[1.0, 1.0, 1.5 - 2 * c, 0.2]])
+    lca = model_spec("lca_3")
+    assert describe_simulation(lca)["time"] == "discrete"
+    with pytest.raises(ValueError, match="no boundary correction"):
+        simulator_theta(dataclasses.replace(lca, boundary_correction=True), np.ones((1, lca.n_params)))
+
+
 def test_fine_step_models_are_simulated_at_most_1_ms_times_a_squared_below_a_of_1():
     from hssm_nre.simulate import euler_steps
 
