@@ -195,16 +195,21 @@ def _tasks(lik, s: ValidationSettings, weights: str, baseline=None) -> list[dict
     return tasks
 
 
-def _probe(todo: list[dict], run_task, record, address: str | None) -> list[dict]:
+def _probe(todo: list[dict], run_task, record, address: str | None, in_process: bool = False) -> list[dict]:
     """Fit the first two datasets of the smallest calibration task (or of the smallest task),
     timed, and record them; returns the tasks left. The second fit's time (the first compiles) is
-    what the run's cost estimate starts from. The fits run in this process, or as one task on the
-    cluster at ``address`` (its workers, not the driver, are what the estimate is for)."""
-    print(f"Timing two fits {'on the cluster' if address else 'here'} to estimate the cost ...", file=sys.stderr)
+    what the run's cost estimate starts from. The fits run where the run's fits will: as one task
+    on the cluster at ``address``, in this process when the run fits here (``in_process``), else
+    in one worker process, single-threaded like the run's workers (timed in this process, where
+    JAX and numpy use every core, a 2-core run's fits took 1.6-6 times the probe's and its
+    estimate said 19 min for 47)."""
+    where = "on the cluster" if address else "here" if in_process else "in a worker process"
+    print(f"Timing two fits {where} to estimate the cost ...", file=sys.stderr)
     i = min(range(len(todo)), key=lambda j: (todo[j]["study"] != "sbc", todo[j]["n_trials"]))
     task = todo[i]
     first, rest = task["indices"][:2], task["indices"][2:]
-    run_tasks(run_task, [task | {"indices": first}], address=address, workers=0, on_result=record, progress=False)
+    run_tasks(run_task, [task | {"indices": first}], address=address, workers=0 if in_process else 1,
+              on_result=record, progress=False)
     return todo[:i] + ([task | {"indices": rest}] if rest else []) + todo[i + 1:]
 
 
@@ -429,7 +434,7 @@ def validate(
             if progress and todo:
                 timed = _fit_seconds(done.values())
                 if not timed:  # the cost comes from fits timed here, which the run keeps
-                    todo = _probe(todo, run_task, record, address)
+                    todo = _probe(todo, run_task, record, address, in_process=workers == 0)
                     done = _load_checkpoint(checkpoint, lik.sha256)
                     timed = _fit_seconds(done.values())
                 est = _estimate_seconds(lik, s, n_workers, todo, timed, baseline)

@@ -46,6 +46,20 @@ def test_the_cost_probe_fits_on_the_cluster_when_given_one(monkeypatch):
     assert left == [todo[0], {"study": "sbc", "n_trials": 200, "indices": [2]}]
 
 
+def test_the_cost_probe_fits_where_the_run_will(monkeypatch):
+    """A run on local worker processes is timed in one of them (single-threaded like the run's),
+    not in this process, where JAX and numpy use every core; a run here is timed here."""
+    import importlib
+
+    v = importlib.import_module("hssm_nre.validation.validate")
+    sent = []
+    monkeypatch.setattr(v, "run_tasks", lambda fn, tasks, **kw: sent.append((kw["address"], kw["workers"])))
+    todo = [{"study": "sbc", "n_trials": 200, "indices": [0, 1, 2]}]
+    v._probe(todo, None, record=None, address=None)
+    v._probe(todo, None, record=None, address=None, in_process=True)
+    assert sent == [(None, 1), (None, 0)]
+
+
 def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, capsys):
     from hssm_nre import cli
     from hssm_nre.cache import load_entry
