@@ -653,9 +653,18 @@ def update_metadata(path: str | os.PathLike, update: dict[str, Any]) -> dict[str
 
 
 # ----------------------------------------------------------------------------- reading
-def _fix_for(path: Path, model: str | None) -> str:
+def _fix_for(path: Path, model: str | None, spec_moved_since: dict | None = None) -> str:
+    """What to do about the network folder ``path`` that cannot be used. ``spec_moved_since``:
+    its metadata, when the problem is a model spec that moved since it was trained; for a
+    shipped network reinstalling would then bring back the same folder."""
     if path.parent == shipped_dir():
-        return "Reinstall hssm-nre to restore the shipped network."
+        if spec_moved_since is None:
+            return "Reinstall hssm-nre to restore the shipped network."
+        made_with = spec_moved_since.get("versions", {}).get("ssm-simulators")
+        return (
+            f"Train one for today's spec with `hssm-nre train {model}` (it is used in the shipped network's place)"
+            + (f", or install the ssm-simulators it was shipped with ({made_with})." if made_with else ".")
+        )
     train = f"`hssm-nre train {model}`" if model else "`hssm-nre train MODEL`"
     return f"Delete {path} (`hssm-nre cache remove {path}`) and retrain with {train}."
 
@@ -727,16 +736,10 @@ def _load(path: Path, *, check_spec: bool) -> NetworkEntry:
                 if "per_call_params" in differences
                 else ""
             )
-            if path.parent == shipped_dir():  # reinstalling would bring back the same folder
-                made_with = meta.get("versions", {}).get("ssm-simulators")
-                fix = (
-                    f"Train one for today's spec with `hssm-nre train {spec.name}` (it is used in the shipped "
-                    "network's place)"
-                    + (f", or install the ssm-simulators it was shipped with ({made_with})." if made_with else ".")
-                )
             raise CacheMismatchError(
                 f"Network {path} was trained for {spec.name!r} under a different model spec than "
-                f"today's ssm-simulators config and hssm_nre give ({diff}).{why} {fix}"
+                f"today's ssm-simulators config and hssm_nre give ({diff}).{why} "
+                f"{_fix_for(path, spec.name, spec_moved_since=meta)}"
             )
     return NetworkEntry(spec, settings, weights, evidence, meta, path)
 
