@@ -89,8 +89,8 @@ def main() -> None:
     md = ["# Shipped networks: reference, fidelity, calibration, training", "",
           "`.venv/bin/python benchmarks/shipped_table.py` (from each network's metadata). Shift: median over "
           "parameters of the per-parameter median / the worst single shift, in reference SDs (datasets); then "
-          "the SD-ratio range. * = record made before the reweighting fix of 2026-12-03 (shifts about right, "
-          "SD ratios not).", "",
+          "the SD-ratio range." + (" * = record made before the reweighting fix of 2026-12-03 (shifts about "
+                                   "right, SD ratios not)." if any(r["before_fix"] for r in rs) else ""), "",
           "| model | reference | 1,000 trials: shift median / worst; SD ratio | 5,000 trials | per-trial error "
           "median / p90 (nats) | SBC | verdict | training command | time |",
           "|---|---|---|---|---|---|---|---|---|"]

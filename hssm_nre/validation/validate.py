@@ -271,7 +271,7 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int, todo: list[dict]
         k0 = ("sbc", s.sbc_trials) if ("sbc", s.sbc_trials) in timed else next(iter(timed))
         per0 = timed[k0]
     iters = {"sbc": s.tune + s.draws, "baseline": s.tune + s.draws, "fidelity": s.tune + s.fidelity_draws}
-    per_draw_ref = None
+    per_draw_ref: dict = {}
     total = 0.0
     for t in todo:
         k = (t["study"], t["n_trials"])
@@ -284,31 +284,37 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int, todo: list[dict]
             else:
                 per = per0 * g / grad_seconds(k0[1], lik_of(k0[0])) * iters[t["study"]] / iters[k0[0]]
             if t["study"] == "fidelity" and (k0 is None or k0[0] != "fidelity"):
-                if per_draw_ref is None:
-                    per_draw_ref = _reference_seconds(lik, s)
-                per += s.fidelity_draws * per_draw_ref
+                if t["n_trials"] not in per_draw_ref:
+                    per_draw_ref[t["n_trials"]] = _reference_seconds(lik, s, t["n_trials"])
+                per += s.fidelity_draws * per_draw_ref[t["n_trials"]]
         total += per * len(t["indices"])
     sizes = len({(t["study"] == "baseline", t["n_trials"]) for t in todo})
     return total / max(workers, 1) + compile_s * sizes + 10.0
 
 
-def _reference_seconds(lik, s: ValidationSettings) -> float:
-    """Seconds of one reference evaluation of a dataset at one parameter vector: timed
-    evaluations (a numerical solve for most, whose cost varies several-fold across the box:
-    narrow boundaries need a finer time step), averaged over the first datasets' parameters."""
+def _reference_seconds(lik, s: ValidationSettings, n_trials: int) -> float:
+    """Seconds of one reference evaluation of a dataset of ``n_trials`` trials at one parameter
+    vector, as a worker does it (one thread): timed evaluations, averaged over the first three
+    comparison datasets of that size. Most references are a numerical solve whose cost varies
+    several-fold across the box (narrow boundaries need a finer time step); some (HDDM's full_ddm,
+    the races) grow with the trials, so timing 200-trial datasets put a race run's 1,000- and
+    5,000-trial comparisons at a fraction of their cost."""
+    from threadpoolctl import threadpool_limits
+
     from .tasks import dataset
 
     ref = reference_for(lik.spec)
     times = []
-    for i in range(3):
-        d = dataset(lik.spec, 200, s.seed, i)
-        if d is None:
-            continue
-        if not times:
-            ref.total_logp(d[0][None], d[1])  # compiles / warms up
-        t0 = time.perf_counter()
-        ref.total_logp(d[0][None] * (1 + 1e-9), d[1])  # a vector not solved before
-        times.append(time.perf_counter() - t0)
+    with threadpool_limits(limits=1):
+        for i in range(3):
+            d = dataset(lik.spec, n_trials, s.seed, 10_000 + i)
+            if d is None:
+                continue
+            if not times:
+                ref.total_logp(d[0][None], d[1])  # compiles / warms up
+            t0 = time.perf_counter()
+            ref.total_logp(d[0][None] * (1 + 1e-9), d[1])  # a vector not solved before
+            times.append(time.perf_counter() - t0)
     return float(np.mean(times)) if times else 0.0
 
 

@@ -60,6 +60,47 @@ def test_the_cost_probe_fits_where_the_run_will(monkeypatch):
     assert sent == [(None, 1), (None, 0)]
 
 
+def test_the_reference_cost_is_timed_at_each_comparison_size(monkeypatch):
+    """A reference whose cost grows with the trials (HDDM's full_ddm, the races) is timed on
+    datasets of the size the comparison fits (timed at 200 trials, a race run's 5,000-trial
+    comparisons were counted at a twenty-fifth of their cost), one thread like a worker's."""
+    import importlib
+    import time
+    from types import SimpleNamespace
+
+    from threadpoolctl import threadpool_info
+
+    from hssm_nre.config import model_spec
+    from hssm_nre.validation import ValidationSettings
+
+    v = importlib.import_module("hssm_nre.validation.validate")
+    threads = []
+
+    class PerTrial:
+        def total_logp(self, draws, data):
+            if len(data) not in threads:  # once per size: threadpool_info takes milliseconds
+                threads.append(len(data))
+                threads.append(max((p["num_threads"] for p in threadpool_info()), default=1))
+            time.sleep(5e-5 * len(data))
+            return np.zeros(len(draws))
+
+    monkeypatch.setattr(v, "reference_for", lambda spec: PerTrial())
+    lik = SimpleNamespace(spec=model_spec("ddm"))
+    s = ValidationSettings()
+    small, big = v._reference_seconds(lik, s, 100), v._reference_seconds(lik, s, 2_000)
+    assert 12 < big / small < 25  # 20x the trials
+    assert threads[1::2] == [1, 1]  # BLAS and OpenMP held to one thread, as in a worker
+
+    sizes = []
+    monkeypatch.setattr(v, "_reference_seconds", lambda lik, s, n: sizes.append(n) or 1e-3 * n)
+    todo = [{"study": "fidelity", "n_trials": n, "indices": [0]} for n in (100, 1000, 5000)]
+    timed = {("sbc", s.sbc_trials): 1.0}
+    net = SimpleNamespace(spec=lik.spec, logp_sum=lambda th, rt, c: (th ** 2).sum() + 0 * rt.sum())
+    est = v._estimate_seconds(net, s, 1, todo, timed)
+    assert sorted(sizes) == [100, 1000, 5000]
+    assert est > s.fidelity_draws * 1e-3 * 6_100  # every size's own reference cost is counted
+
+
 def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, capsys):
     from hssm_nre import cli
     from hssm_nre.cache import load_entry
