@@ -13,6 +13,28 @@ from .calibration import LEVELS, ecdf_difference, simultaneous_band
 __all__ = ["write_report"]
 
 
+#: ValidationSettings fields that ``hssm-nre validate`` sets with an option of the same name
+_FLAGS = ("sbc_datasets", "sbc_trials", "draws", "tune", "fidelity_trials", "fidelity_datasets",
+          "fidelity_draws", "seed")
+
+
+def reproduce_command(model: str, path, settings) -> str:
+    """The ``hssm-nre validate`` command of a run: ``--weights`` unless the network is a shipped
+    one, and an option for every setting the CLI sets that differs from the default (the record
+    used to say ``hssm-nre validate ddm`` for a network validated with ``--weights``)."""
+    from ..cache import shipped_dir
+
+    default = type(settings)()
+    cmd = f"hssm-nre validate {model}"
+    if path is not None and Path(path).resolve().parent != shipped_dir().resolve():
+        cmd += f" --weights {path}"
+    for k in _FLAGS:
+        v = getattr(settings, k)
+        if v != getattr(default, k):
+            cmd += f" --{k.replace('_', '-')} " + (",".join(map(str, v)) if isinstance(v, tuple) else str(v))
+    return cmd
+
+
 def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str) -> Path:
     """Write ``validation.md`` and its PNG plots into ``out`` (``rules``: how the verdict was
     reached); returns the markdown's path."""
@@ -26,7 +48,7 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str)
         "",
         f"Rule: {rules}.",
         "",
-        f"Reproduce: `hssm-nre validate {report.model}` (settings: "
+        f"Reproduce: `{reproduce_command(report.model, lik.path, settings)}` (settings: "
         + ", ".join(f"{k}={v}" for k, v in asdict(settings).items())
         + ").",
         "",

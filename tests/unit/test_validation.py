@@ -101,6 +101,25 @@ def test_the_reference_cost_is_timed_at_each_comparison_size(monkeypatch):
     assert est > s.fidelity_draws * 1e-3 * 6_100  # every size's own reference cost is counted
 
 
+def test_the_record_names_the_command_that_reproduces_it(tmp_path):
+    """A network validated with --weights, or with settings other than the defaults, says so in
+    its record's command (it used to say `hssm-nre validate ddm` for any of them)."""
+    from hssm_nre.cache import shipped_dir
+    from hssm_nre.validation import ValidationSettings
+    from hssm_nre.validation.report import reproduce_command
+
+    s = ValidationSettings()
+    assert reproduce_command("ddm", shipped_dir() / "ddm", s) == "hssm-nre validate ddm"
+    other = ValidationSettings(sbc_datasets=0, fidelity_trials=(1000,), fidelity_datasets=(20,))
+    cmd = reproduce_command("ddm", tmp_path / "net", other)
+    assert cmd == (f"hssm-nre validate ddm --weights {tmp_path / 'net'} --sbc-datasets 0 "
+                   "--fidelity-trials 1000 --fidelity-datasets 20")
+    from hssm_nre.cli import build_parser
+
+    args = build_parser().parse_args(cmd.split()[1:])  # every option it writes is one the CLI takes
+    assert (args.weights, args.sbc_datasets) == (str(tmp_path / "net"), 0)
+
+
 def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, capsys):
     from hssm_nre import cli
     from hssm_nre.cache import load_entry
