@@ -38,7 +38,7 @@ def _fidelity(fig: dict | None) -> str:
     lo, hi = fig["sd_ratio_range"]
     unreliable = fig.get("khat_over_0.7", 0)
     left_out = f", {unreliable} with k-hat > 0.7 left out" if unreliable else ""
-    return f"{med:.2f} / {worst:.2f} ({fig['datasets']} datasets{left_out}); {lo:.2f}-{hi:.2f}"
+    return f"{med:.2f} / {worst:.2f} ({fig['datasets']} dataset{'s' if fig['datasets'] != 1 else ''}{left_out}); {lo:.2f}-{hi:.2f}"
 
 
 def _reference(name: str, meta: dict) -> str:
