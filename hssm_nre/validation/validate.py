@@ -461,7 +461,7 @@ def validate(
     figures = _summarise(lik, entry, s, rows, progress=progress, baseline=baseline)
     status, summary = _verdict(lik, figures, s)
     report = ValidationReport(name, lik.sha256, status, summary, figures)
-    report.record = write_report(report, lik, s, rows, out, VERDICT_RULES)
+    report.record = write_report(report, lik, s, rows, out, VERDICT_RULES, kind=kind)
     if write_metadata and writable and not s.partial:
         from ..cache import update_metadata
 

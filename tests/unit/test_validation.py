@@ -118,6 +118,8 @@ def test_the_record_names_the_command_that_reproduces_it(tmp_path):
 
     args = build_parser().parse_args(cmd.split()[1:])  # every option it writes is one the CLI takes
     assert (args.weights, args.sbc_datasets) == (str(tmp_path / "net"), 0)
+    cmd = reproduce_command("ddm", shipped_dir() / "ddm", s, kind="ratio")  # a kind the run chose
+    assert cmd == "hssm-nre validate ddm --kind ratio" and build_parser().parse_args(cmd.split()[1:]).kind == "ratio"
 
 
 def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, capsys):
