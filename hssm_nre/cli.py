@@ -271,10 +271,11 @@ def _record_line(r, name: str) -> str:
 
 def cmd_validate(args) -> int:
     from .validation import ValidationSettings, validate
+    from .validation.validate import CLI_SETTINGS
 
     d = ValidationSettings.quick() if args.quick else ValidationSettings()
-    over = {k: getattr(args, k) for k in ("sbc_datasets", "sbc_trials", "draws", "tune", "seed", "fidelity_draws")
-            if getattr(args, k) is not None}
+    over = {k: getattr(args, k) for k in CLI_SETTINGS
+            if k not in ("fidelity_trials", "fidelity_datasets") and getattr(args, k) is not None}
     if args.fidelity_trials is not None or args.fidelity_datasets is not None:
         trials = tuple(args.fidelity_trials or d.fidelity_trials)
         k = args.fidelity_datasets

@@ -69,8 +69,7 @@ BOUND_FEATURE_MODELS = frozenset({"weibull"})
 #: Races of independent accumulators with a constant threshold, simulated with the correction
 #: for their cut at 0 and their discrete monitoring (:func:`hssm_nre.simulate.simulator_theta`):
 #: the threshold lowered by 2 beta sqrt(dt), the start points by beta sqrt(dt), checked against
-#: the continuous-time Fokker-Planck solution (``benchmarks/results/continuous_time.md``: 500,000-trial
-#: KS 0.0009-0.0027 where the raw walk is 0.007-0.027). The LCA (leak and inhibition act on the
+#: the continuous-time Fokker-Planck solution (``benchmarks/results/continuous_time.md``). The LCA (leak and inhibition act on the
 #: shifted positions) and the collapsing races are not derived; they learn the 1 ms walk.
 RACE_CORRECTED_MODELS = frozenset({
     "race_2", "race_3", "race_4", "race_no_bias_2", "race_no_bias_3", "race_no_bias_4",

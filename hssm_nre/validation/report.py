@@ -13,36 +13,9 @@ from .calibration import LEVELS, ecdf_difference, simultaneous_band
 __all__ = ["write_report"]
 
 
-#: ValidationSettings fields that ``hssm-nre validate`` sets with an option of the same name
-_FLAGS = ("sbc_datasets", "sbc_trials", "draws", "tune", "fidelity_trials", "fidelity_datasets",
-          "fidelity_draws", "seed")
-
-
-def reproduce_command(model: str, path, settings, kind: str | None = None) -> str:
-    """The ``hssm-nre validate`` command of a run: ``--weights`` unless the network is a shipped
-    one, ``--kind`` when the run chose the likelihood kind (``kind``; None: the network's own),
-    and an option for every setting the CLI sets that differs from the default (the record used
-    to say ``hssm-nre validate ddm`` for a network validated with ``--weights``)."""
-    from ..cache import shipped_dir
-
-    default = type(settings)()
-    cmd = f"hssm-nre validate {model}"
-    if path is not None and Path(path).resolve().parent != shipped_dir().resolve():
-        cmd += f" --weights {path}"
-    if kind is not None:
-        cmd += f" --kind {kind}"
-    for k in _FLAGS:
-        v = getattr(settings, k)
-        if v != getattr(default, k):
-            cmd += f" --{k.replace('_', '-')} " + (",".join(map(str, v)) if isinstance(v, tuple) else str(v))
-    return cmd
-
-
-def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str,
-                 kind: str | None = None) -> Path:
+def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str, reproduce: str) -> Path:
     """Write ``validation.md`` and its PNG plots into ``out`` (``rules``: how the verdict was
-    reached; ``kind``: the likelihood kind the run asked for, None for the network's own);
-    returns the markdown's path."""
+    reached; ``reproduce``: the command that reruns it); returns the markdown's path."""
     f = report.figures
     params = f["params"]
     lines = [
@@ -53,7 +26,7 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str,
         "",
         f"Rule: {rules}.",
         "",
-        f"Reproduce: `{reproduce_command(report.model, lik.path, settings, kind)}` (settings: "
+        f"Reproduce: `{reproduce}` (settings: "
         + ", ".join(f"{k}={v}" for k, v in asdict(settings).items())
         + ").",
         "",

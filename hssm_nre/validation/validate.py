@@ -174,6 +174,32 @@ class ValidationReport:
     metadata_updated: bool = False
 
 
+#: ValidationSettings fields that ``hssm-nre validate`` sets with an option of the same name
+#: (``--sbc-datasets``, ...): the CLI reads these and a record's reproduce command writes them.
+CLI_SETTINGS = ("sbc_datasets", "sbc_trials", "draws", "tune", "fidelity_trials", "fidelity_datasets",
+                "fidelity_draws", "seed")
+
+
+def reproduce_command(model: str, path, settings, kind: str | None = None) -> str:
+    """The ``hssm-nre validate`` command of a run: ``--weights`` unless the network is a shipped
+    one, ``--kind`` when the run chose the likelihood kind (``kind``; None: the network's own),
+    and an option for every setting the CLI sets that differs from the default (the record used
+    to say ``hssm-nre validate ddm`` for a network validated with ``--weights``)."""
+    from ..cache import shipped_dir
+
+    default = ValidationSettings()
+    cmd = f"hssm-nre validate {model}"
+    if path is not None and Path(path).resolve().parent != shipped_dir().resolve():
+        cmd += f" --weights {path}"
+    if kind is not None:
+        cmd += f" --kind {kind}"
+    for k in CLI_SETTINGS:
+        v = getattr(settings, k)
+        if v != getattr(default, k):
+            cmd += f" --{k.replace('_', '-')} " + (",".join(map(str, v)) if isinstance(v, tuple) else str(v))
+    return cmd
+
+
 def _tasks(lik, s: ValidationSettings, weights: str, baseline=None) -> list[dict]:
     base = {"weights": weights, "kind": lik.kind, "sha256": lik.sha256, "seed": s.seed}
     sbc = {"n_trials": s.sbc_trials, "draws": s.draws, "tune": s.tune, "n_ranks": s.n_ranks}
@@ -461,7 +487,7 @@ def validate(
     figures = _summarise(lik, entry, s, rows, progress=progress, baseline=baseline)
     status, summary = _verdict(lik, figures, s)
     report = ValidationReport(name, lik.sha256, status, summary, figures)
-    report.record = write_report(report, lik, s, rows, out, VERDICT_RULES, kind=kind)
+    report.record = write_report(report, lik, s, rows, out, VERDICT_RULES, reproduce_command(name, lik.path, s, kind))
     if write_metadata and writable and not s.partial:
         from ..cache import update_metadata
 

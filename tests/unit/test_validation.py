@@ -106,7 +106,7 @@ def test_the_record_names_the_command_that_reproduces_it(tmp_path):
     its record's command (it used to say `hssm-nre validate ddm` for any of them)."""
     from hssm_nre.cache import shipped_dir
     from hssm_nre.validation import ValidationSettings
-    from hssm_nre.validation.report import reproduce_command
+    from hssm_nre.validation.validate import reproduce_command
 
     s = ValidationSettings()
     assert reproduce_command("ddm", shipped_dir() / "ddm", s) == "hssm-nre validate ddm"
