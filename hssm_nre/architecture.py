@@ -19,7 +19,7 @@ log r(theta, x) = log p(x | theta) - log p(x). It is built as
 
 Feature sets (``ModelSpec.features``):
 
-``scaling`` (the DDM; ddm_sdv and angle, see below): the first-passage density obeys
+``scaling`` (the DDM; ddm_sdv, angle and weibull, see below): the first-passage density obeys
 p(u | v, a, z) = a^-2 p1(u / a^2 | v a, z), and mirroring the process maps
 (v, z, choice) -> (-v, 1 - z, -choice). So F is a function of the
 dimensionless time s = u / a^2, v' = choice * v * a and z' (z for the upper
@@ -34,7 +34,10 @@ single-boundary density mixed over that drift is closed-form (the head gains
 log(1 + w^2 s) and its exponent terms are divided by 1 + w^2 s); and angle, whose
 boundaries +-(a - u tan(theta)) make crossing the one named a constant-boundary crossing
 with drift v' + a tan(theta) (the head is unchanged, v' moves). Both give the MLP their
-extra dimensionless parameter as one more input.
+extra dimensionless parameter as one more input. weibull keeps the law too: its boundaries
++-a exp(-(u / beta)^alpha) are +-exp(-(s / beta')^alpha) in the scaled units, beta' = beta / a^2,
+so the MLP gets alpha and beta'; its head is the bound features' Durbin density (below) in the
+scaled units, and it trains, being only leading-order.
 
 race (race-like models: one accumulator per choice, see :func:`hssm_nre.config.race_layout`):
 accumulator i starts at a z_i and is absorbed at a with drift v_i and unit noise, so the
@@ -185,10 +188,23 @@ def support_edge(spec: ModelSpec, theta):
     return edge
 
 
+def _scaled_weibull(spec: ModelSpec) -> bool:
+    """Whether ``spec`` is a weibull-boundary model with the DDM (scaling) features."""
+    return spec.features == "scaling" and collapsing_boundary(spec.name) == "weibull_cdf"
+
+
+def head_is_exact(spec: ModelSpec) -> bool:
+    """Whether the linear head starts at the exact single-boundary density (the DDM and its
+    scaling relatives), so training leaves it fixed; a leading-order head (Durbin's) trains."""
+    return spec.features == "scaling" and not _scaled_weibull(spec)
+
+
 def n_features(spec: ModelSpec) -> tuple[int, int, int]:
     """Widths of (MLP input, linear-head input, evidence input)."""
     n_c = len(spec.choices)
     if spec.features == "scaling":
+        if _scaled_weibull(spec):
+            return 5 + 2 + 3, N_BOUND_HEAD, 1 + n_c
         if "sv" in spec.params:
             return 6, 6, 1 + n_c
         return (6 if "theta" in spec.params else 5), 5, 1 + n_c
@@ -241,6 +257,20 @@ def features(spec: ModelSpec, theta, rt, choice, ops: _Ops):
         log_s = xp.log(s)
         d = 1.0 - zp  # scaled distance to the absorbing boundary (units of a, halved)
         mlp = [vp / 5.0, 2.0 * zp - 1.0, log_s / 3.0, s / 20.0, xp.sqrt(s) / 3.0] + extra
+        if _scaled_weibull(spec):
+            # weibull: boundaries +-a exp(-(u / beta)^alpha). In the scaled units (boundaries at
+            # +-1, time s = u / a^2, drift v a) they are +-exp(-(s / beta')^alpha), beta' = beta / a^2:
+            # one parameter fewer, the same law. Durbin's first-order density of the boundary the
+            # choice names (exact as s -> 0) is the head, trained: it is not exact later on.
+            alpha = theta[..., spec.params.index("alpha")]
+            beta_s = theta[..., spec.params.index("beta")] / (a * a)
+            power = xp.exp(alpha * xp.log(s / beta_s))  # (s / beta')^alpha = (u / beta)^alpha
+            b = xp.exp(-power)
+            dist = b - 1.0 + 2.0 * d  # from the start point -1 + 2 z' (mirrored) to +b(s)
+            lin_in, bound_extra = _durbin_features(dist, b * alpha * power, b, vp, s, 1.0, ops)
+            shape = [alpha / 2.5 - 1.0, xp.log(beta_s) / 3.0]
+            mlp_in = xp.concatenate([xp.stack(mlp + shape, -1), bound_extra], axis=-1)
+            return mlp_in, lin_in, ev_in, -2.0 * xp.log(a), u
         if "sv" in spec.params:
             # drift ~ Normal(v, sv) per trial scales like v: w = sv * a. The single-boundary
             # density mixed over that drift stays closed-form (see init_weights); with
@@ -321,12 +351,20 @@ def _bound_features(spec: ModelSpec, theta, u, onehot, ops: _Ops):
     c = 2.0 * upper - 1.0
     y0 = a * (2.0 * z - 1.0)
     dist = b - c * y0  # signed: negative once the boundary has collapsed past the start point
+    return _durbin_features(dist, minus_u_db, b / a, c * v, u, a, ops)
+
+
+def _durbin_features(dist, minus_u_db, b_rel, vp, u, unit, ops: _Ops):
+    """Durbin's head input [log M, log u, D^2 / u, v' D, v'^2 u] and the MLP's extra inputs
+    [log(M^2 / u) / 5, b / a, the scaled standardised distance] for the boundary the choice names:
+    D its signed distance from the start point, -u b'(u), b / a, the drift towards it, all in units
+    where the boundary starts at ``unit`` (a; 1 in the DDM's scaled units)."""
+    xp = ops
     m = dist + minus_u_db
-    m = M_SOFT * a * xp.logaddexp(0.0, m / (M_SOFT * a))  # softly floored at 0
-    vp = c * v
+    m = M_SOFT * unit * xp.logaddexp(0.0, m / (M_SOFT * unit))  # softly floored at 0
     lin_in = xp.stack([xp.log(m), xp.log(u), dist * dist / u, vp * dist, vp * vp * u], axis=-1)
     extra = xp.stack(
-        [(2.0 * xp.log(m) - xp.log(u)) / 5.0, b / a, xp.tanh((dist - vp * u) / (3.0 * xp.sqrt(u)))], axis=-1
+        [(2.0 * xp.log(m) - xp.log(u)) / 5.0, b_rel, xp.tanh((dist - vp * u) / (3.0 * xp.sqrt(u)))], axis=-1
     )
     return lin_in, extra
 
@@ -439,7 +477,9 @@ def layer_shapes(spec: ModelSpec, widths, evidence_widths) -> dict[str, Any]:
 def head_init(spec: ModelSpec, n_lin: int) -> np.ndarray:
     """The linear head's initial (exact or leading-order) coefficients, shape (n_lin, 1)."""
     w = np.zeros((n_lin, 1), np.float32)
-    if spec.features == "scaling":
+    if _scaled_weibull(spec):
+        w[:, 0] = BOUND_HEAD_INIT  # Durbin's density in the scaled units
+    elif spec.features == "scaling":
         # Wald density at the absorbing boundary, boundaries at +-1, start at
         # -1 + 2 z': distance D = 2 d; log f = log D - 1.5 log s - D^2/2s
         # + v' D - v'^2 s / 2 - log sqrt(2 pi).

@@ -195,7 +195,8 @@ def cmd_list(args) -> int:
 
 
 def _features(spec) -> str:
-    return ({"scaling": "DDM scaling + mirror symmetry + exact Wald head"
+    return ({"scaling": ("DDM scaling + mirror symmetry + Durbin head for the Weibull collapse (beta / a^2)"
+                         if "beta" in spec.params else "DDM scaling + mirror symmetry + exact Wald head")
              + (" with drift variability" if "sv" in spec.params else "")
              + (" with the linear collapse in the drift" if "theta" in spec.params else ""),
              "edge": "generic + leading-edge term",
@@ -481,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Wald accumulators) or 'generic' (default: the "
         "model's; scaling for " + ", ".join(sorted(DDM_SCALING_MODELS)) + ", edge for "
         + ", ".join(sorted(EDGE_FEATURE_MODELS))
-        + ", bound for " + ", ".join(sorted(BOUND_FEATURE_MODELS))
+        + (", bound for " + ", ".join(sorted(BOUND_FEATURE_MODELS)) if BOUND_FEATURE_MODELS else "")
         + (", race for " + ", ".join(sorted(RACE_FEATURE_MODELS)) if RACE_FEATURE_MODELS else "") + ")",
     )
     t.add_argument(

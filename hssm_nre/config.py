@@ -38,15 +38,22 @@ __all__ = [
 #: p(u | v, a, z, ...) = a**-2 * p1(u / a**2 | v * a, z, ...) and the mirror symmetry
 #: (v, z, choice) -> (-v, 1 - z, -choice), with a closed-form single-boundary density: the
 #: DDM; ddm_sdv (per-trial drift ~ Normal(v, sv), which scales like v: sv * a); angle
-#: (boundaries +-(a - u tan(theta)): a constant boundary for the process plus u tan(theta)).
+#: (boundaries +-(a - u tan(theta)): a constant boundary for the process plus u tan(theta));
+#: weibull (boundaries +-a exp(-(u / beta)^alpha): beta scales like u, and Durbin's first-order
+#: density of the collapsing boundary stands in for the Wald head, trained as the bound features' is).
 #: Their networks can be told all three (``ModelSpec.features == "scaling"``, ``--features scaling``).
-DDM_SCALING_CAPABLE = frozenset({"ddm", "ddm_legacy", "ddm_sdv", "angle", "angle_extended"})
+DDM_SCALING_CAPABLE = frozenset({"ddm", "ddm_legacy", "ddm_sdv", "angle", "angle_extended", "weibull"})
 #: Those whose networks get the DDM features by default: where a measurement showed the gain
 #: (ddm_sdv against its analytic likelihood: ``benchmarks/feature_ablation.py``; angle by
 #: recovery on the same 30 datasets: a 2-core CPU network with them, 23,430 steps of batch 1,024,
 #: missed 1 coverage check where the GPU network with generic features, 48,009 steps of batch
-#: 4,096, missed 6: the study's report, ``benchmarks/results/recovery_angle.md``, is in the git history up to 48e6041).
-DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv", "angle"})
+#: 4,096, missed 6: the study's report, ``benchmarks/results/recovery_angle.md``, is in the git history up to 48e6041);
+#: weibull by ``hssm-nre validate`` against PyDDM on the same datasets, both at the default 2-core budget:
+#: at 1,000 trials median posterior shifts 0.05-0.14 reference SD with them, 0.24-0.66 with the bound
+#: features, k-hat > 0.7 at 1 of 9 datasets against 5 of 7, per-trial error 0.009 / 0.044 nats against
+#: 0.014 / 0.059 (``hssm_nre/pretrained/weibull/validation.md``; the bound network's record is in the git
+#: history up to 2e1a7ab).
+DDM_SCALING_MODELS = frozenset({"ddm", "ddm_sdv", "angle", "weibull"})
 
 #: The feature sets a network can be trained with (``hssm-nre train --features``);
 #: see :attr:`ModelSpec.features`.
@@ -58,13 +65,12 @@ FEATURE_SETS = ("scaling", "edge", "bound", "race", "generic")
 #: b = a - u tan(theta) (additive), as ssm-simulators' ``ddm_flexbound`` simulates them.
 BOUNDARY_FUNCTIONS: dict[str, tuple[str, ...]] = {"weibull_cdf": ("alpha", "beta"), "angle": ("theta",)}
 
-#: Models whose networks get the collapsing-bound features by default: where recovery on the
-#: same datasets measured the gain (weibull: a 2-core CPU network with them and its normaliser,
-#: 31,248 steps of batch 1,024, missed 1 of 15 coverage checks where the GPU network with generic
-#: features missed 15 and a CPU one with edge features and its normaliser 12:
-#: ``benchmarks/results/recovery_weibull.md``, in the git history up to 48e6041). The other models with a boundary in
-#: ``BOUNDARY_FUNCTIONS`` can take them (``--features bound``); their gain is not measured.
-BOUND_FEATURE_MODELS = frozenset({"weibull"})
+#: Models whose networks get the collapsing-bound features by default: none now. They beat the generic
+#: and edge features for weibull (recovery on the same datasets: 1 of 15 coverage checks missed against
+#: 15 and 12, ``benchmarks/results/recovery_weibull.md`` in the git history up to 48e6041), and the DDM
+#: features, which keep Durbin's head in the scaled units, beat them in turn (``DDM_SCALING_MODELS``).
+#: Every model with a boundary in ``BOUNDARY_FUNCTIONS`` can take them (``--features bound``).
+BOUND_FEATURE_MODELS: frozenset[str] = frozenset()
 
 #: Races of independent accumulators with a constant threshold, simulated with the correction
 #: for their cut at 0 and their discrete monitoring (:func:`hssm_nre.simulate.simulator_theta`):
@@ -354,7 +360,7 @@ class ModelSpec:
         ):
             raise ValueError(
                 "the scaling (DDM) features need a model whose first-passage density obeys the "
-                f"diffusion scaling law with a closed-form single-boundary density "
+                f"diffusion scaling law with a closed-form (or leading-order) single-boundary density "
                 f"({', '.join(sorted(DDM_SCALING_CAPABLE))}); {self.name!r} is not one."
             )
 

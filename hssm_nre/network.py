@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .architecture import KERAS_OPS, flatten, init_weights, logit_fn, tree_map, unflatten
+from .architecture import KERAS_OPS, flatten, head_is_exact, init_weights, logit_fn, tree_map, unflatten
 from .config import ModelSpec, TrainSettings
 from .interrupt import requested as interrupt_requested
 
@@ -66,7 +66,7 @@ def _make_layer_class():
                 # For the DDM the asymptote head holds the exact single-boundary (Wald)
                 # exponents; training it only adds noise to terms like -2 d^2 / s that
                 # reach hundreds of nats near u = 0, so it stays fixed.
-                frozen = path == "head/W" and self.spec.features == "scaling"
+                frozen = path == "head/W" and head_is_exact(self.spec)
                 var = self.add_weight(
                     name=path.replace("/", "_"), shape=value.shape, initializer="zeros", trainable=not frozen
                 )

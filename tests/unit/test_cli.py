@@ -62,7 +62,7 @@ def test_feature_choice_is_named_in_the_reproduce_command_and_refused_where_it_c
     from hssm_nre.training import reproduce_command
 
     s = TrainSettings()
-    for name, default in (("ddm", "scaling"), ("ddm_sdv", "scaling"), ("full_ddm", "edge"), ("angle", "scaling"), ("weibull", "bound")):
+    for name, default in (("ddm", "scaling"), ("ddm_sdv", "scaling"), ("full_ddm", "edge"), ("angle", "scaling"), ("weibull", "scaling")):
         assert model_spec(name).features == default
         assert reproduce_command(name, s, default) == f"hssm-nre train {name}"
         for other in {"scaling", "edge", "bound", "generic"} - {default}:

@@ -13,9 +13,9 @@ def test_ddm_spec_matches_ssm_simulators():
 
 
 def test_generic_models_use_generic_features():
-    s = model_spec("weibull")
-    assert s.shift and s.features not in ("scaling", "edge")
-    assert {"alpha", "beta"} <= set(s.params)
+    s = model_spec("gamma_drift")  # a time-varying drift: no scaling law the features know
+    assert s.shift and s.features == "generic"
+    assert {"shape", "scale", "c"} <= set(s.params)
     s3 = model_spec("race_3")
     assert len(s3.choices) == 3
 
@@ -101,6 +101,7 @@ def test_feature_sets_are_chosen_per_network_and_refused_where_they_cannot_apply
     assert model_spec("ddm_sdv").features == "scaling"
     assert model_spec("full_ddm").features == "edge"
     assert model_spec("angle").features == "scaling"
+    assert model_spec("weibull").features == "scaling"  # Durbin's head in the scaled units
     sdv = model_spec("ddm_sdv")
     for f in ("scaling", "edge", "generic"):
         assert sdv.with_features(f).features == f and sdv.with_features(f).same_model(sdv)
@@ -109,7 +110,7 @@ def test_feature_sets_are_chosen_per_network_and_refused_where_they_cannot_apply
     ang = model_spec("angle")  # DDM features by default (linear collapse: still Wald); generic still allowed
     assert ang.with_features("generic").features == "generic" and ang.with_features("generic").same_model(ang)
     with pytest.raises(ValueError, match="the scaling .* features need"):
-        model_spec("weibull").with_features("scaling")
+        model_spec("levy").with_features("scaling")  # alpha-stable noise: no diffusion scaling law
     with pytest.raises(ValueError, match="the edge features need"):
         model_spec("race_3").with_features("edge")
     with pytest.raises(ValueError, match="features must be one of"):

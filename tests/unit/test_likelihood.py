@@ -462,7 +462,39 @@ def test_angle_scaling_head_is_the_wald_density_with_the_collapse_added_to_the_d
     np.testing.assert_allclose(got - expected, np.full(50, (got - expected)[0]), atol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["ddm_sdv", "angle"])
+def test_weibull_scaling_features_start_at_the_same_durbin_density_with_one_parameter_fewer(x64):
+    """weibull with the DDM features: in the scaled units (boundaries +-1, s = u / a^2, drift v a)
+    the boundary is exp(-(s / beta')^alpha) with beta' = beta / a^2. At initialisation the logit is
+    Durbin's density, as with the bound features, for every theta and x (the Jacobian -2 log a
+    included); and the MLP's input is the same for (v, a, beta, u) and (v c, a / c, beta / c^2, u / c^2)."""
+    import numpy as np
+
+    from hssm_nre.architecture import JNP_OPS, features, init_weights, logit_fn
+    from hssm_nre.config import model_spec
+
+    spec = model_spec("weibull").with_features("scaling")
+    bound = model_spec("weibull").with_features("bound")
+    rng = np.random.default_rng(7)
+    theta, rt, choice = _inside_support(spec, 300, rng)
+    got = np.asarray(logit_fn(spec, init_weights(spec, (16, 16), (8,), seed=0), theta, rt, choice, JNP_OPS()))
+    want = np.asarray(logit_fn(bound, init_weights(bound, (16, 16), (8,), seed=0), theta, rt, choice, JNP_OPS()))
+    np.testing.assert_allclose(got, want, atol=1e-8)
+
+    c = 1.3
+    scaled = theta.copy()
+    scaled[:, 0] *= c
+    scaled[:, 1] /= c
+    scaled[:, 5] /= c**2
+    scaled[:, 3] = 0.0
+    theta[:, 3] = 0.0
+    u = rt - rt.min() + 0.05
+    mlp_a = np.asarray(features(spec, theta, u, choice, JNP_OPS())[0])
+    mlp_b = np.asarray(features(spec, scaled, u / c**2, choice, JNP_OPS())[0])
+    assert mlp_a.shape == (300, 10)
+    np.testing.assert_allclose(mlp_a, mlp_b, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["ddm_sdv", "angle", "weibull"])
 def test_mirror_symmetry_is_exact_for_the_ddm_relatives(name, x64):
     """(v, z, choice) -> (-v, 1 - z, -choice) leaves ddm_sdv's and angle's likelihood unchanged
     (sv and the collapse are symmetric); the DDM features build that in for any weights."""
@@ -480,7 +512,7 @@ def test_mirror_symmetry_is_exact_for_the_ddm_relatives(name, x64):
     mirrored = theta.copy()
     mirrored[:, 0] *= -1
     mirrored[:, 2] = 1 - mirrored[:, 2]
-    base = np.array([0.0, 1.0, 0.5, 0.0, spec.lower[4]])  # its own mirror image
+    base = np.r_[[0.0, 1.0, 0.5, 0.0], spec.lower[4:]]  # its own mirror image
     f = lambda th, c: np.asarray(logit_fn(spec, w, th, rt, c, JNP_OPS()))  # noqa: E731
     # the evidence head G(x) depends on the choice: compare differences over theta
     np.testing.assert_allclose(f(theta, ch) - f(np.broadcast_to(base, theta.shape), ch),
