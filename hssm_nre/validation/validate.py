@@ -79,7 +79,8 @@ class ValidationSettings:
     seed
         Seed of the datasets and fits.
     chunk
-        Datasets per task (the unit of work sent to a worker).
+        Calibration datasets per task (the unit of work sent to a worker); each comparison
+        dataset is a task of its own.
 
     Raises
     ------
@@ -211,12 +212,15 @@ def _tasks(lik, s: ValidationSettings, weights: str, baseline=None) -> list[dict
             for idx in chunks(range(s.sbc_datasets), s.chunk)
         ]
     if has_reference(lik.spec.name):
+        # One dataset per task: the reference at every draw dominates a comparison fit at any size
+        # (PyDDM: 0.3-0.6 s per parameter vector), so ten 100-trial datasets in one task held one
+        # worker for half an hour after the others had finished. The sampler compiles once per
+        # process and size (fits.fitter), so small tasks cost nothing more.
         for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
-            per = max(1, min(s.chunk, 2_000 // n))  # big datasets: smaller chunks, spread over workers
             tasks += [
                 base | {"study": "fidelity", "n_trials": n, "draws": s.fidelity_draws, "tune": s.tune,
-                        "indices": idx}
-                for idx in chunks(range(10_000, 10_000 + k), per)
+                        "indices": [i]}
+                for i in range(10_000, 10_000 + k)
             ]
     return tasks
 
@@ -264,7 +268,8 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int, todo: list[dict]
     """Seconds for the fits still to run (``todo``). Per dataset: the median time of this run's
     recorded fits of the same study and size (``timed``: at least the two fits timed before the
     run starts); other sizes, and the LAN, scaled from a timed one by the cost of one gradient
-    and the iterations, with the reference at every draw added for the comparison fits. Plus each
+    and the iterations, with the reference at every draw added for the comparison fits; the tasks
+    scheduled on the workers in the order they run (:func:`_makespan`). Plus each
     worker's compilation per fit size (as timed; else 15 s), over the workers. NUTS's steps per iteration
     vary several-fold between models, so a timed fit beats a constant (it was 12 steps: lca_3's
     default run took twice its 60-minute estimate)."""
@@ -298,7 +303,7 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int, todo: list[dict]
         per0 = timed[k0]
     iters = {"sbc": s.tune + s.draws, "baseline": s.tune + s.draws, "fidelity": s.tune + s.fidelity_draws}
     per_draw_ref: dict = {}
-    total = 0.0
+    costs = []
     for t in todo:
         k = (t["study"], t["n_trials"])
         if k in timed:
@@ -313,9 +318,21 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int, todo: list[dict]
                 if t["n_trials"] not in per_draw_ref:
                     per_draw_ref[t["n_trials"]] = _reference_seconds(lik, s, t["n_trials"])
                 per += s.fidelity_draws * per_draw_ref[t["n_trials"]]
-        total += per * len(t["indices"])
+        costs.append(per * len(t["indices"]))
     sizes = len({(t["study"] == "baseline", t["n_trials"]) for t in todo})
-    return total / max(workers, 1) + compile_s * sizes + 10.0
+    return _makespan(costs, workers) + compile_s * sizes + 10.0
+
+
+def _makespan(costs: list[float], workers: int) -> float:
+    """When the last of the tasks (``costs``, seconds, in the order they are handed out) finishes,
+    each going to the first worker free: not the total over the workers, which a long task
+    handed out last outlasts."""
+    import heapq
+
+    free = [0.0] * max(workers, 1)
+    for c in costs:
+        heapq.heappush(free, heapq.heappop(free) + c)
+    return max(free)
 
 
 def _reference_seconds(lik, s: ValidationSettings, n_trials: int) -> float:

@@ -101,6 +101,30 @@ def test_the_reference_cost_is_timed_at_each_comparison_size(monkeypatch):
     assert est > s.fidelity_draws * 1e-3 * 6_100  # every size's own reference cost is counted
 
 
+def test_comparison_datasets_are_spread_over_the_workers_and_the_estimate_schedules_them():
+    """Each comparison dataset is a task of its own (ten 100-trial datasets in one task held one
+    worker for 24 minutes against PyDDM after the other 210 fits had finished, past the estimate),
+    and the estimate is when the last task ends on the workers, not the total over the workers."""
+    import importlib
+    from types import SimpleNamespace
+
+    from hssm_nre.config import model_spec
+    from hssm_nre.validation import ValidationSettings
+
+    v = importlib.import_module("hssm_nre.validation.validate")
+    s = ValidationSettings(sbc_datasets=30, chunk=10, fidelity_trials=(100, 1000), fidelity_datasets=(10, 3))
+    lik = SimpleNamespace(spec=model_spec("weibull"), kind="nre", sha256="0" * 64)
+    tasks = v._tasks(lik, s, "w")
+    fid = [t for t in tasks if t["study"] == "fidelity"]
+    assert [len(t["indices"]) for t in fid] == [1] * 13
+    assert sorted(i for t in fid if t["n_trials"] == 100 for i in t["indices"]) == list(range(10_000, 10_010))
+    assert [len(t["indices"]) for t in tasks if t["study"] == "sbc"] == [10, 10, 10]
+
+    assert v._makespan([1, 1, 1, 1, 10], 2) == 12  # the long task handed out last: 12, not 14 / 2
+    assert v._makespan([10, 1, 1, 1, 1], 2) == 10
+    assert v._makespan([3, 3], 0) == 6  # in process: one worker
+
+
 def test_the_record_names_the_command_that_reproduces_it(tmp_path):
     """A network validated with --weights, or with settings other than the defaults, says so in
     its record's command (it used to say `hssm-nre validate ddm` for any of them)."""
