@@ -475,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--features",
         choices=list(FEATURE_SETS),
         help="the network's feature set: 'scaling' (the DDM's scaling law, mirror symmetry and exact "
-        "Wald head; the DDM, ddm_sdv and angle), 'edge' (generic + the leading-edge term; two-choice models "
+        "Wald head; the DDM, ddm_sdv and angle; weibull with Durbin's head, trained), 'edge' (generic + the leading-edge term; two-choice models "
         "with a and z), 'bound' (generic + a head started at Durbin's first-passage density for the "
         "collapsing boundary; weibull and angle boundaries), 'race' (race and LCA models: the chosen "
         "accumulator against the others, no one-hot choice, a head started at the race of independent "

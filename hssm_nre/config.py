@@ -274,7 +274,8 @@ class ModelSpec:
         describes each:
 
         * ``"scaling"``: the diffusion scaling law, the mirror symmetry and the exact
-          single-boundary (Wald) density as a fixed head (``DDM_SCALING_CAPABLE`` only).
+          single-boundary (Wald) density as a fixed head (``DDM_SCALING_CAPABLE`` only; for
+          weibull Durbin's leading-order density of its collapsing boundary, trained).
         * ``"edge"``: the generic network plus the leading-edge term of a first-passage density,
           D^2 / u with D the distance from the start point to the boundary the choice names, in
           a trainable linear head initialised at the Wald density's coefficients. Two-choice

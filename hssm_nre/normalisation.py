@@ -198,10 +198,11 @@ def log_normaliser_targets(
     the normalised p_hat.
 
     Which density (``own_density``; default: :meth:`NormaliserSettings.own`'s rule): the network's own
-    F(theta, x) + Jacobian, i.e. the logit less its data-only term G(x). It is a density by
-    construction (the Wald head times a bounded correction), it needs no evidence estimate,
-    and it depends on theta only through the scaled parameters (v a, z, sv a, ...), not on t
-    or the scale a. For every other network: the logit plus the evidence term log p_hat(x),
+    F(theta, x) + Jacobian, i.e. the logit less its data-only term G(x), for the DDM-featured
+    networks. It is close to a density by construction (a single-boundary head, exact or, for
+    weibull, Durbin's leading-order one, times a bounded correction), it needs no evidence
+    estimate, and it depends on theta only through the scaled parameters (v a, z, sv a,
+    beta / a^2, ...), not on t or the scale a. For every other network: the logit plus the evidence term log p_hat(x),
     the likelihood HSSM gets. The two differ by a function of x only, so either gives the
     same posterior without a normaliser; with one, the cleaner density gives the smaller
     bias (measured: ``benchmarks/normalised.py --only renorm``)."""

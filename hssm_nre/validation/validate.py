@@ -236,11 +236,21 @@ def _probe(todo: list[dict], run_task, record, address: str | None, in_process: 
     where = "on the cluster" if address else "here" if in_process else "in a worker process"
     print(f"Timing two fits {where} to estimate the cost ...", file=sys.stderr)
     i = min(range(len(todo)), key=lambda j: (todo[j]["study"] != "sbc", todo[j]["n_trials"]))
-    task = todo[i]
-    first, rest = task["indices"][:2], task["indices"][2:]
-    run_tasks(run_task, [task | {"indices": first}], address=address, workers=0 if in_process else 1,
+    kind = (todo[i]["study"], todo[i]["n_trials"])
+    # the first two datasets of that study and size, across tasks (a comparison task holds one)
+    probe, left, want = [], [], 2
+    for t in todo:
+        if (t["study"], t["n_trials"]) == kind and want:
+            take, rest = t["indices"][:want], t["indices"][want:]
+            probe += take
+            want -= len(take)
+            if rest:
+                left.append(t | {"indices": rest})
+        else:
+            left.append(t)
+    run_tasks(run_task, [todo[i] | {"indices": probe}], address=address, workers=0 if in_process else 1,
               on_result=record, progress=False)
-    return todo[:i] + ([task | {"indices": rest}] if rest else []) + todo[i + 1:]
+    return left
 
 
 def _row_key(row: dict) -> tuple:
@@ -463,9 +473,10 @@ def validate(
         left = [i for i in t["indices"] if (t["study"], t["n_trials"], i, t.get("baseline_sha256")) not in done]
         if left:
             todo.append(t | {"indices": left})
-    # longest first (trials x fits x iterations): the big fidelity fits no longer run last, alone,
-    # while the other workers idle
-    todo.sort(key=lambda t: -t["n_trials"] * len(t["indices"]) * (t["tune"] + t["draws"]))
+    # longest first: the comparison fits (the reference at every draw outweighs any calibration
+    # chunk), then trials x fits x iterations, so no big fit runs last, alone, while the other
+    # workers idle
+    todo.sort(key=lambda t: (t["study"] != "fidelity", -t["n_trials"] * len(t["indices"]) * (t["tune"] + t["draws"])))
     n_workers = 1 if workers == 0 else (workers or os.cpu_count() or 1)
     with open(checkpoint, "a") as f:
 

@@ -101,7 +101,7 @@ def test_the_reference_cost_is_timed_at_each_comparison_size(monkeypatch):
     assert est > s.fidelity_draws * 1e-3 * 6_100  # every size's own reference cost is counted
 
 
-def test_comparison_datasets_are_spread_over_the_workers_and_the_estimate_schedules_them():
+def test_comparison_datasets_are_spread_over_the_workers_and_the_estimate_schedules_them(monkeypatch):
     """Each comparison dataset is a task of its own (ten 100-trial datasets in one task held one
     worker for 24 minutes against PyDDM after the other 210 fits had finished, past the estimate),
     and the estimate is when the last task ends on the workers, not the total over the workers."""
@@ -119,6 +119,16 @@ def test_comparison_datasets_are_spread_over_the_workers_and_the_estimate_schedu
     assert [len(t["indices"]) for t in fid] == [1] * 13
     assert sorted(i for t in fid if t["n_trials"] == 100 for i in t["indices"]) == list(range(10_000, 10_010))
     assert [len(t["indices"]) for t in tasks if t["study"] == "sbc"] == [10, 10, 10]
+
+    # the probe times two datasets of the smallest size even when each is a task of its own
+    # (with one, the compiling fit alone was timed and the estimate fell back to a rule of thumb)
+    seen = []
+    monkeypatch.setattr(v, "run_tasks", lambda fn, ts, **kw: seen.extend(ts))
+    only_fid = [t for t in tasks if t["study"] == "fidelity"]
+    left = v._probe(only_fid, None, None, None)
+    assert [(t["n_trials"], t["indices"]) for t in seen] == [(100, [10_000, 10_001])]
+    assert sorted(i for t in left if t["n_trials"] == 100 for i in t["indices"]) == list(range(10_002, 10_010))
+    assert sum(t["n_trials"] == 1000 for t in left) == 3
 
     assert v._makespan([1, 1, 1, 1, 10], 2) == 12  # the long task handed out last: 12, not 14 / 2
     assert v._makespan([10, 1, 1, 1, 1], 2) == 10
