@@ -195,8 +195,10 @@ def cmd_list(args) -> int:
 
 
 def _features(spec) -> str:
-    return ({"scaling": ("DDM scaling + mirror symmetry + Durbin head for the Weibull collapse (beta / a^2)"
-                         if "beta" in spec.params else "DDM scaling + mirror symmetry + exact Wald head")
+    from .architecture import head_is_exact
+
+    return ({"scaling": ("DDM scaling + mirror symmetry + exact Wald head" if head_is_exact(spec)
+                         else "DDM scaling + mirror symmetry + Durbin head for the Weibull collapse (beta / a^2)")
              + (" with drift variability" if "sv" in spec.params else "")
              + (" with the linear collapse in the drift" if "theta" in spec.params else ""),
              "edge": "generic + leading-edge term",

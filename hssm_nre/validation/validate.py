@@ -236,11 +236,11 @@ def _probe(todo: list[dict], run_task, record, address: str | None, in_process: 
     where = "on the cluster" if address else "here" if in_process else "in a worker process"
     print(f"Timing two fits {where} to estimate the cost ...", file=sys.stderr)
     i = min(range(len(todo)), key=lambda j: (todo[j]["study"] != "sbc", todo[j]["n_trials"]))
-    kind = (todo[i]["study"], todo[i]["n_trials"])
+    which = (todo[i]["study"], todo[i]["n_trials"])
     # the first two datasets of that study and size, across tasks (a comparison task holds one)
     probe, left, want = [], [], 2
     for t in todo:
-        if (t["study"], t["n_trials"]) == kind and want:
+        if (t["study"], t["n_trials"]) == which and want:
             take, rest = t["indices"][:want], t["indices"][want:]
             probe += take
             want -= len(take)
