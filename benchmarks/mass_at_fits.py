@@ -1,6 +1,6 @@
 """Where do a network's bad fits go? Its likelihood's mass, and the normaliser's error, there.
 
-    .venv/bin/python benchmarks/mass_at_fits.py lca_3 --checkpoint hssm_nre/pretrained/lca_3/validation_<key>_exact.jsonl --by a
+    .venv/bin/python benchmarks/mass_at_fits.py lca_3 --checkpoint hssm_nre/pretrained/lca_3/validation_exact.jsonl --by a
 
 For the ``--worst`` calibration fits of a validation run (``hssm-nre validate``'s checkpoint, which
 keeps each fit's truth and posterior mean; largest posterior mean minus truth in ``--by``), prints

@@ -555,14 +555,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quick", action="store_true", help="a few minutes: 20 datasets, short chains (not a verdict to rely on)")
     v.add_argument("--sbc-datasets", type=int, help="datasets for calibration (default 200; 0: the other studies only, no verdict)")
     v.add_argument("--sbc-trials", type=int, help="trials per calibration dataset (default 200)")
-    v.add_argument("--draws", type=int, help="posterior draws per fit (default 200)")
-    v.add_argument("--tune", type=int, help="warm-up iterations per fit (default 200)")
+    v.add_argument("--draws", type=int, help="posterior draws per calibration fit (default 500)")
+    v.add_argument("--tune", type=int, help="warm-up iterations per calibration fit (default 500)")
     v.add_argument("--fidelity-trials", type=lambda x: [int(n) for n in x.split(",")], metavar="N,N",
                    help="trial counts of the posterior comparison with the reference (default 100,1000,5000)")
     v.add_argument("--fidelity-datasets", type=lambda x: [int(n) for n in x.split(",")], metavar="K[,K]",
                    help="datasets per trial count: one for all, or one per --fidelity-trials entry "
                         "(default 10,10,2; --quick: 2)")
     v.add_argument("--fidelity-draws", type=int, help="posterior draws reweighted to the reference (default 500)")
+    v.add_argument("--fidelity-tune", type=int, help="warm-up iterations per comparison fit (default 200)")
     v.add_argument("--seed", type=int, help="seed of the simulated datasets (default 0)")
     v.add_argument("--address", help="a Ray cluster's head (HOST:PORT, or 'auto'); needs hssm-nre[cluster]")
     v.add_argument("--workers", type=int, help="local worker processes (default: one per core)")

@@ -55,7 +55,14 @@ def write_report(report, lik, settings, rows: list[dict], out: Path, rules: str,
             )
         se = ", ".join(f"{lv:.0%}: {np.sqrt(lv * (1 - lv) / sbc['datasets']):.3f}" for lv in LEVELS)
         lines += ["", f"Monte Carlo SE of the coverages: {se}. Coverage misses: "
-                  + ("; ".join(sbc["coverage_misses"]) or "none") + ".", "", f"![SBC]({plots.name})", ""]
+                  + ("; ".join(sbc["coverage_misses"]) or "none") + "."]
+        if sbc.get("ess_median") is not None:
+            lines += ["", f"Effective draws per fit (the fewest over the parameters): median {sbc['ess_median']:.0f}, "
+                      f"5th percentile {sbc['ess_q05']:.0f} of {settings.draws}. Intervals read off a chain with "
+                      "few effective draws are too narrow as often as too wide, which costs coverage: with the "
+                      "exact DDM likelihood, 200 draws after 200 tuning steps (5th percentile 9) covered 84-85 % "
+                      "at 90 % for v and a (benchmarks/validator_calibration.py)."]
+        lines += ["", f"![SBC]({plots.name})", ""]
     if base:
         lines += _baseline_lines(sbc, base, params)
     norm = f.get("normalisation", {})

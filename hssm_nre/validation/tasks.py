@@ -36,6 +36,13 @@ def dataset(spec, n_trials: int, seed: int, index: int):
     return theta, np.column_stack([df["rt"].to_numpy(np.float64), df["response"].to_numpy(np.float64)])
 
 
+def _min_ess(draws: np.ndarray) -> float:
+    """The smallest bulk effective sample size over the parameters of one chain's draws (S, P)."""
+    from arviz_stats.base import array_stats
+
+    return float(min(array_stats.ess(draws[None, :, j]) for j in range(draws.shape[1])))
+
+
 def run_task(task: dict) -> list[dict]:
     """Fit the task's datasets; one summary dict per dataset (``skipped`` when the simulator
     could not give the trials)."""
@@ -65,7 +72,11 @@ def run_task(task: dict) -> list[dict]:
         # the first fit in this process compiles the sampler: its time is not a typical fit's
         compiles = fit.fits_done == 0
         d = dataset(lik.spec, n, task["seed"], index)
-        row = {"study": study, "n_trials": n, "index": index}
+        # what the row depends on besides the network (validate's checkpoint key)
+        row = {"study": study, "n_trials": n, "index": index, "seed": task["seed"], "draws": task["draws"],
+               "tune": task["tune"]}
+        if study in ("sbc", "baseline"):
+            row["n_ranks"] = int(min(task["n_ranks"], task["draws"]))
         if study == "baseline":
             row["baseline_sha256"] = task["baseline_sha256"]
         if d is None:
@@ -80,10 +91,12 @@ def run_task(task: dict) -> list[dict]:
             "sd": draws.std(axis=0).tolist(),
             # a chain stuck on a few points (step size collapsed) has few distinct draws
             "distinct": float(len(np.unique(draws, axis=0)) / len(draws)),
+            # the fewest effective draws over the parameters: intervals and ranks read off a
+            # chain with few are noisy (validate reports their spread)
+            "ess": _min_ess(draws),
         }
         if study in ("sbc", "baseline"):
             row["rank"] = ranks(draws, theta, task["n_ranks"]).tolist()
-            row["n_ranks"] = int(min(task["n_ranks"], len(draws)))
             row["covered"] = {
                 str(level): ((np.quantile(draws, (1 - level) / 2, axis=0) <= theta)
                              & (theta <= np.quantile(draws, (1 + level) / 2, axis=0))).tolist()

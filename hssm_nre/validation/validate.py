@@ -14,7 +14,9 @@ uniform prior the fits use):
   draws, reported as the mean shift in reference SDs and the SD ratio (with k-hat).
 
 Fits run as tasks (:mod:`hssm_nre.distributed`: one worker process per core by default, a Ray
-cluster with ``address``), each result checkpointed as a JSON line the moment it arrives, so a rerun resumes.
+cluster with ``address``), each result checkpointed as a JSON line the moment it arrives, keyed by
+its dataset and sampler settings, so a rerun resumes and a run with other settings reuses what it
+shares (longer calibration chains keep the costly comparison fits).
 The report (markdown and PNG plots) and a verdict go beside the network (its folder, when
 writable) and into its metadata, where ``hssm-nre info`` and ``list`` show it.
 """
@@ -52,7 +54,7 @@ VERDICT_RULES = (
 
 @dataclass(frozen=True)
 class ValidationSettings:
-    """The size of a validation run (every field is part of its checkpoint key).
+    """The size of a validation run.
 
     The defaults are a full run; :meth:`quick` is a few minutes' look.
 
@@ -64,14 +66,21 @@ class ValidationSettings:
     sbc_trials
         Trials per calibration dataset.
     draws, tune
-        NUTS draws and tuning steps per calibration fit (``tune`` also for the fidelity fits).
+        NUTS draws and tuning steps per calibration fit. Intervals and ranks are read off these
+        draws, so they need many effective draws: with the exact DDM likelihood in place of a
+        network, 200 draws after 200 tuning steps (the earlier defaults) left 5 % of the fits
+        with fewer than 10 effective draws and the 90 % intervals of v and a covering 84 and 85 %
+        of the truths (a failed verdict for an exact likelihood); 500 after 500 cover at their
+        levels (``benchmarks/validator_calibration.py``).
     n_ranks
         Posterior draws, thinned evenly, among which each true parameter is ranked.
     fidelity_trials, fidelity_datasets
         Trial counts of the comparison with a reference likelihood, and datasets at each (one
         entry each per trial count); used only for models with a reference.
-    fidelity_draws
-        NUTS draws per fidelity fit.
+    fidelity_draws, fidelity_tune
+        NUTS draws and tuning steps per fidelity fit. Its figures compare two posteriors
+        estimated from the same draws (the network's, and the reference's by reweighting), so
+        the chain's Monte Carlo error largely cancels: shorter chains do.
     per_trial_x
         Data points of the per-trial error against the reference.
     normalisation_theta
@@ -91,12 +100,13 @@ class ValidationSettings:
 
     sbc_datasets: int = 200
     sbc_trials: int = 200
-    draws: int = 200
-    tune: int = 200
+    draws: int = 500
+    tune: int = 500
     n_ranks: int = 100
     fidelity_trials: tuple[int, ...] = (100, 1000, 5000)
     fidelity_datasets: tuple[int, ...] = (10, 10, 2)
     fidelity_draws: int = 500
+    fidelity_tune: int = 200
     per_trial_x: int = 200
     normalisation_theta: int = 500
     seed: int = 0
@@ -105,7 +115,7 @@ class ValidationSettings:
     def __post_init__(self) -> None:
         if len(self.fidelity_trials) != len(self.fidelity_datasets):
             raise ValueError("fidelity_trials and fidelity_datasets need one entry each per trial count.")
-        for name in ("sbc_trials", "draws", "tune", "n_ranks", "chunk", "fidelity_draws"):
+        for name in ("sbc_trials", "draws", "tune", "n_ranks", "chunk", "fidelity_draws", "fidelity_tune"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
         if self.sbc_datasets < 0 or any(k < 0 for k in self.fidelity_datasets):
@@ -127,7 +137,7 @@ class ValidationSettings:
             fidelity, normalisation and per-trial study.
         """
         return cls(sbc_datasets=20, sbc_trials=100, draws=150, tune=150, n_ranks=50,
-                   fidelity_trials=(1000,), fidelity_datasets=(2,), fidelity_draws=300,
+                   fidelity_trials=(1000,), fidelity_datasets=(2,), fidelity_draws=300, fidelity_tune=150,
                    per_trial_x=50, normalisation_theta=50, chunk=5)
 
     def key(self) -> str:
@@ -178,7 +188,7 @@ class ValidationReport:
 #: ValidationSettings fields that ``hssm-nre validate`` sets with an option of the same name
 #: (``--sbc-datasets``, ...): the CLI reads these and a record's reproduce command writes them.
 CLI_SETTINGS = ("sbc_datasets", "sbc_trials", "draws", "tune", "fidelity_trials", "fidelity_datasets",
-                "fidelity_draws", "seed")
+                "fidelity_draws", "fidelity_tune", "seed")
 
 
 def reproduce_command(model: str, path, settings, kind: str | None = None) -> str:
@@ -218,7 +228,7 @@ def _tasks(lik, s: ValidationSettings, weights: str, baseline=None) -> list[dict
         # process and size (fits.fitter), so small tasks cost nothing more.
         for n, k in zip(s.fidelity_trials, s.fidelity_datasets):
             tasks += [
-                base | {"study": "fidelity", "n_trials": n, "draws": s.fidelity_draws, "tune": s.tune,
+                base | {"study": "fidelity", "n_trials": n, "draws": s.fidelity_draws, "tune": s.fidelity_tune,
                         "indices": [i]}
                 for i in range(10_000, 10_000 + k)
             ]
@@ -254,7 +264,17 @@ def _probe(todo: list[dict], run_task, record, address: str | None, in_process: 
 
 
 def _row_key(row: dict) -> tuple:
-    return (row["study"], row["n_trials"], row["index"], row.get("baseline_sha256"))
+    """What a fit's result depends on besides the network: the dataset (study, size, index and
+    seed), the sampler's draws and tuning, the draws the truth is ranked among, the LAN fitted
+    beside the network. A checkpoint keeps fits of any settings, and a run uses those of its own."""
+    return (row["study"], row["n_trials"], row["index"], row.get("baseline_sha256"), row["seed"],
+            row["draws"], row["tune"], row.get("n_ranks"))
+
+
+def _task_key(task: dict, index: int) -> tuple:
+    """:func:`_row_key` of the row a task's dataset ``index`` will give."""
+    ranked = task["study"] in ("sbc", "baseline")
+    return _row_key(task | {"index": index, "n_ranks": min(task["n_ranks"], task["draws"]) if ranked else None})
 
 
 def _fit_seconds(rows) -> dict:
@@ -311,7 +331,7 @@ def _estimate_seconds(lik, s: ValidationSettings, workers: int, todo: list[dict]
     else:
         k0 = ("sbc", s.sbc_trials) if ("sbc", s.sbc_trials) in timed else next(iter(timed))
         per0 = timed[k0]
-    iters = {"sbc": s.tune + s.draws, "baseline": s.tune + s.draws, "fidelity": s.tune + s.fidelity_draws}
+    iters = {"sbc": s.tune + s.draws, "baseline": s.tune + s.draws, "fidelity": s.fidelity_tune + s.fidelity_draws}
     per_draw_ref: dict = {}
     costs = []
     for t in todo:
@@ -389,8 +409,9 @@ def validate(
     The network is the one ``hssm.HSSM`` would use for ``model``, or ``weights``. Datasets are
     simulated across its training box and fitted (calibration, recovery, normalisation and,
     where the model has one, fidelity to a reference likelihood; see
-    :mod:`hssm_nre.validation.validate`). Every fit is checkpointed as it arrives, so a rerun
-    with the same settings resumes. The report (markdown and PNG plots) goes to ``out``, and the
+    :mod:`hssm_nre.validation.validate`). Every fit is checkpointed as it arrives with the
+    sampler settings it was made with, so a rerun resumes, and a run with other settings reuses
+    the fits whose dataset and sampler settings it shares. The report (markdown and PNG plots) goes to ``out``, and the
     verdict into the network's metadata, where ``hssm-nre info`` and ``hssm-nre list`` show it
     and HSSM's warnings read it. A full run takes a while (the DDM's default run: 18 minutes on 2
     cores); ``settings=ValidationSettings.quick()`` takes a few minutes. Ctrl-C or SIGTERM
@@ -465,12 +486,14 @@ def validate(
     writable = os.access(folder, os.W_OK)
     out = Path(out) if out is not None else (folder if writable else Path(f"validation-{name}-{lik.sha256[:8]}"))
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / f"validation_{s.key()}_{lik.kind}.jsonl"
+    checkpoint = out / f"validation_{lik.kind}.jsonl"
+    legacy = _legacy_checkpoint(out, entry, lik.kind)
     tasks = _tasks(lik, s, str(folder), baseline)
-    done = _load_checkpoint(checkpoint, lik.sha256)
+    planned = [_task_key(t, i) for t in tasks for i in t["indices"]]
+    done = _load_checkpoint(checkpoint, lik.sha256, legacy)
     todo = []
     for t in tasks:
-        left = [i for i in t["indices"] if (t["study"], t["n_trials"], i, t.get("baseline_sha256")) not in done]
+        left = [i for i in t["indices"] if _task_key(t, i) not in done]
         if left:
             todo.append(t | {"indices": left})
     # longest first: the comparison fits (the reference at every draw outweighs any calibration
@@ -495,23 +518,25 @@ def validate(
                 timed = _fit_seconds(done.values())
                 if not timed:  # the cost comes from fits timed here, which the run keeps
                     todo = _probe(todo, run_task, record, address, in_process=workers == 0)
-                    done = _load_checkpoint(checkpoint, lik.sha256)
+                    done = _load_checkpoint(checkpoint, lik.sha256, legacy)
                     timed = _fit_seconds(done.values())
                 est = _estimate_seconds(lik, s, n_workers, todo, timed, baseline)
                 print(
                     f"Validating the {name!r} network {folder} ({lik.kind} likelihood"
                     f"{', the LAN ' + Path(baseline.path).name + ' beside it' if baseline else ''}): "
-                    f"{sum(len(t['indices']) for t in todo)} fits to run ({len(done)} already in "
+                    f"{sum(len(t['indices']) for t in todo)} fits to run ({sum(k in done for k in planned)} already in "
                     f"{checkpoint.name}); about {est / 60:.0f} min with {n_workers} worker(s)"
                     f"{' on ' + address if address else ''}.",
                     file=sys.stderr,
                 )
             elif progress:
-                print(f"Validating the {name!r} network {folder}: 0 fits to run ({len(done)} already in "
+                print(f"Validating the {name!r} network {folder}: 0 fits to run ({sum(k in done for k in planned)} already in "
                       f"{checkpoint.name}).", file=sys.stderr)
             run_tasks(run_task, todo, address=address, workers=workers, on_result=record,
                       units=lambda t: len(t["indices"]), desc=f"validating {name}", progress=progress)
-    rows = list(_load_checkpoint(checkpoint, lik.sha256).values())
+    # the rows of this run's plan only: the checkpoint also keeps fits of other settings
+    done = _load_checkpoint(checkpoint, lik.sha256, legacy)
+    rows = [done[k] for k in planned if k in done]
     figures = _summarise(lik, entry, s, rows, progress=progress, baseline=baseline)
     status, summary = _verdict(lik, figures, s)
     report = ValidationReport(name, lik.sha256, status, summary, figures)
@@ -532,18 +557,47 @@ def validate(
     return report
 
 
-def _load_checkpoint(path: Path, sha256: str) -> dict[tuple, dict]:
+def _load_checkpoint(path: Path, sha256: str, legacy: tuple[Path, dict] | None = None) -> dict[tuple, dict]:
+    """The checkpoint's fits of the network with checksum ``sha256``, by :func:`_row_key`; with
+    ``legacy`` (:func:`_legacy_checkpoint`), also those of an earlier version's checkpoint."""
     out: dict[tuple, dict] = {}
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by a crash
-        if row.get("sha256") == sha256:
+    sources = ([legacy] if legacy else []) + [(path, None)]
+    for source, settings in sources:
+        if not source.exists():
+            continue
+        for line in source.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if row.get("sha256") != sha256:
+                continue
+            if settings is not None and "draws" not in row:
+                row |= _legacy_fit(row, settings)
             out[_row_key(row)] = row
     return out
+
+
+def _legacy_checkpoint(out: Path, entry, kind: str) -> tuple[Path, dict] | None:
+    """Earlier versions named a checkpoint by a hash of the whole settings and kept no sampler
+    settings in its rows. The network's recorded validation names its settings, so its
+    checkpoint's rows can be read with them: (path, settings), or None."""
+    recorded = (entry.metadata or {}).get("validation") or {}
+    settings = recorded.get("settings")
+    if not settings or recorded.get("kind") != kind:
+        return None
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    path = out / f"validation_{key}_{kind}.jsonl"
+    return (path, settings) if path.exists() else None
+
+
+def _legacy_fit(row: dict, settings: dict) -> dict:
+    """The sampler settings an earlier version's row was fitted with (its comparison fits used
+    the calibration's ``tune``)."""
+    if row["study"] == "fidelity":
+        return {"seed": settings["seed"], "tune": settings["tune"], "draws": settings["fidelity_draws"]}
+    return {"seed": settings["seed"], "tune": settings["tune"], "draws": settings["draws"],
+            "n_ranks": min(settings["n_ranks"], settings["draws"])}
 
 
 def _summarise(lik, entry, s: ValidationSettings, rows: list[dict], *, progress: bool, baseline=None) -> dict:
@@ -588,6 +642,7 @@ def _calibration(spec, fits: list[dict], trials: int) -> dict:
         worst.append(float(np.max(np.abs(d) / band)))
     cov = {float(level): np.mean([r["covered"][str(level)] for r in fits], axis=0) for level in LEVELS}
     truths = np.array([r["truth"] for r in fits])
+    ess = [r["ess"] for r in fits if "ess" in r]  # rows of earlier versions have none
     rec = recovery(np.array([r["mean"] for r in fits]), np.array([r["sd"] for r in fits]), truths, prior_sd)
     return {
         "datasets": len(fits),
@@ -596,6 +651,9 @@ def _calibration(spec, fits: list[dict], trials: int) -> dict:
         "outside_band": [p for p, w in zip(params, worst) if w > 1.0],
         "coverage": {str(k): dict(zip(params, v.tolist())) for k, v in cov.items()},
         "coverage_misses": coverage_misses(cov, len(fits), params),
+        # the fewest effective draws over the parameters, per fit: its 5th percentile and median
+        "ess_q05": float(np.quantile(ess, 0.05)) if ess else None,
+        "ess_median": float(np.median(ess)) if ess else None,
     } | {k: dict(zip(params, np.round(v, 4).tolist())) for k, v in rec.items()}
 
 

@@ -1,5 +1,7 @@
 """hssm_nre.validate: its statistics, its resumable runs, its record and verdict."""
 
+import dataclasses
+import hashlib
 import json
 import shutil
 
@@ -164,7 +166,7 @@ def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, caps
     net = tmp_path / "net"
     shutil.copytree(tiny_path, net)
     s = ValidationSettings(sbc_datasets=4, sbc_trials=40, draws=40, tune=40, n_ranks=20,
-                           fidelity_trials=(40,), fidelity_datasets=(1,), fidelity_draws=40,
+                           fidelity_trials=(40,), fidelity_datasets=(1,), fidelity_draws=40, fidelity_tune=40,
                            per_trial_x=10, normalisation_theta=6, chunk=2)
     report = validate(None, weights=net, settings=s, workers=0, progress=True)
     # the cost is estimated from two calibration fits timed first, which the run keeps
@@ -188,6 +190,30 @@ def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, caps
     assert again.figures["sbc"]["coverage"] == report.figures["sbc"]["coverage"]
     assert cli.main(["info", "ddm"]) == 0  # info shows a network's validation (here: the shipped one's)
     assert "validation: passed" in capsys.readouterr().out
+    # every fit records its sampler settings and effective draws; the report gives their spread
+    assert all((r["seed"], r["draws"], r["tune"]) == (0, 40, 40) for r in rows)
+    assert all(0 < r["ess"] for r in rows if "skipped" not in r)
+    assert "Effective draws per fit" in text and report.figures["sbc"]["ess_q05"] > 0
+
+    # longer calibration chains: the comparison fit is reused, the calibration refitted, and the
+    # figures come from this run's fits only, not every row the checkpoint holds
+    longer = dataclasses.replace(s, draws=30, sbc_datasets=3)
+    third = validate(None, weights=net, settings=longer, workers=0, progress=True, write_metadata=False)
+    assert "3 fits to run (1 already" in capsys.readouterr().err
+    assert third.figures["sbc"]["datasets"] + third.figures["sbc"]["skipped"] == 3
+    assert len(checkpoint.read_text().splitlines()) == 8
+
+    # an earlier version's checkpoint (named by a hash of the settings, rows without sampler
+    # settings) is read with the settings the network's recorded validation names
+    recorded, kind = (load_entry(net).metadata["validation"][k] for k in ("settings", "kind"))
+    key = hashlib.sha256(json.dumps(recorded, sort_keys=True).encode()).hexdigest()[:12]
+    old = [{k: v for k, v in r.items() if k not in ("seed", "draws", "tune", "ess")} for r in rows]
+    (net / f"validation_{key}_{kind}.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in old))
+    checkpoint.unlink()
+    fourth = validate(None, weights=net, settings=s, workers=0, progress=True, write_metadata=False)
+    assert "0 fits to run (5 already" in capsys.readouterr().err
+    assert fourth.figures["sbc"]["coverage"] == report.figures["sbc"]["coverage"]
 
 
 def test_an_unvalidated_network_warns_in_hssm(ddm_data, tiny_path):
