@@ -7,7 +7,7 @@ Columns: the reference likelihood (or none); at 1,000 and at 5,000 trials, the m
 parameters of the per-parameter median posterior-mean shift from the reference posterior and
 the worst single shift (reference SDs), with the SD-ratio range; the per-trial error of
 differences over theta (median / 90th percentile, nats); SBC (parameters whose rank ECDF
-leaves the 99 % band, and coverage misses); the verdict; the training command and its time
+leaves the 99 % band, coverage misses and the calibration chains); the verdict; the training command and its time
 (simulation + training + normaliser) and machine. Records made before the reweighting fix of
 2026-12-03 are marked: their shifts have the right size but SD ratios do not carry over.
 
@@ -75,7 +75,9 @@ def rows() -> list[dict]:
             "5000": _fidelity(fig.get("fidelity", {}).get("5000")),
             "per_trial": f"{per['median']:.3f} / {per['p90']:.3f}" if per else "-",
             "sbc": (("ranks out: " + ", ".join(sbc["outside_band"])) if sbc.get("outside_band") else "ranks in")
-            + f"; {len(sbc.get('coverage_misses', []))} coverage misses" if sbc else "-",
+            + f"; {len(sbc.get('coverage_misses', []))} coverage misses"
+            # the calibration chains (draws after tuning steps): 200 + 200 was too short for intervals
+            + f" ({v['settings']['draws']} draws, {v['settings']['tune']} tuning)" if sbc else "-",
             "verdict": v.get("status", "none"),
             "before_fix": record.is_file() and FIX_NOTE in record.read_text(),
             "command": meta.get("reproduce", "?"),
@@ -89,7 +91,9 @@ def main() -> None:
     md = ["# Shipped networks: reference, fidelity, calibration, training", "",
           "`.venv/bin/python benchmarks/shipped_table.py` (from each network's metadata). Shift: median over "
           "parameters of the per-parameter median / the worst single shift, in reference SDs (datasets); then "
-          "the SD-ratio range." + (" * = record made before the reweighting fix of 2026-12-03 (shifts about "
+          "the SD-ratio range. SBC: the calibration fits' draws after tuning steps in brackets; records made "
+          "with 200 and 200 may show coverage misses of those short chains "
+          "(`benchmarks/results/validator_calibration.md`)." + (" * = record made before the reweighting fix of 2026-12-03 (shifts about "
                                    "right, SD ratios not)." if any(r["before_fix"] for r in rs) else ""), "",
           "| model | reference | 1,000 trials: shift median / worst; SD ratio | 5,000 trials | per-trial error "
           "median / p90 (nats) | SBC | verdict | training command | time |",

@@ -411,9 +411,9 @@ def validate(
     where the model has one, fidelity to a reference likelihood; see
     :mod:`hssm_nre.validation.validate`). Every fit is checkpointed as it arrives with the
     sampler settings it was made with, so a rerun resumes, and a run with other settings reuses
-    the fits whose dataset and sampler settings it shares. The report (markdown and PNG plots) goes to ``out``, and the
-    verdict into the network's metadata, where ``hssm-nre info`` and ``hssm-nre list`` show it
-    and HSSM's warnings read it. A full run takes a while (the DDM's default run: 18 minutes on 2
+    the fits whose dataset and sampler settings it shares. The report (markdown and PNG plots)
+    goes to ``out``, and the verdict into the network's metadata, where ``hssm-nre info`` and
+    ``hssm-nre list`` show it and HSSM's warnings read it. A full run takes a while (the DDM's default run: 13.5 minutes on 2
     cores); ``settings=ValidationSettings.quick()`` takes a few minutes. Ctrl-C or SIGTERM
     stops the workers and keeps the finished fits.
 
@@ -515,11 +515,15 @@ def validate(
         # SIGTERM as well as Ctrl-C stops the workers too, and the checkpoint keeps every fit so far
         with Interruptible(f"validating {name!r}", kept=f"the finished fits are in {checkpoint}; a rerun resumes"):
             if progress and todo:
-                timed = _fit_seconds(done.values())
-                if not timed:  # the cost comes from fits timed here, which the run keeps
+                # timed by this run's own fits only: the checkpoint's fits of other sampler
+                # settings (say, shorter chains) cost less, and the comparison fits' times are
+                # mostly the reference's
+                timed = _fit_seconds(done[k] for k in planned if k in done)
+                untimed = any(t["study"] == "sbc" for t in todo) and ("sbc", s.sbc_trials) not in timed
+                if not timed or untimed:  # the cost comes from fits timed here, which the run keeps
                     todo = _probe(todo, run_task, record, address, in_process=workers == 0)
                     done = _load_checkpoint(checkpoint, lik.sha256, legacy)
-                    timed = _fit_seconds(done.values())
+                    timed = _fit_seconds(done[k] for k in planned if k in done)
                 est = _estimate_seconds(lik, s, n_workers, todo, timed, baseline)
                 print(
                     f"Validating the {name!r} network {folder} ({lik.kind} likelihood"

@@ -199,7 +199,9 @@ def test_validate_runs_resumes_and_records_its_verdict(tiny_path, tmp_path, caps
     # figures come from this run's fits only, not every row the checkpoint holds
     longer = dataclasses.replace(s, draws=30, sbc_datasets=3)
     third = validate(None, weights=net, settings=longer, workers=0, progress=True, write_metadata=False)
-    assert "3 fits to run (1 already" in capsys.readouterr().err
+    # ... and its cost is timed on fits of its own settings, not the shorter ones recorded
+    err = capsys.readouterr().err
+    assert "Timing two fits" in err and "1 fits to run (3 already" in err
     assert third.figures["sbc"]["datasets"] + third.figures["sbc"]["skipped"] == 3
     assert len(checkpoint.read_text().splitlines()) == 8
 
