@@ -76,7 +76,7 @@ def test_a_validation_runs_on_the_cluster_survives_a_lost_node_and_resumes(clust
     net = tmp_path / "net"
     shutil.copytree(tiny_path, net)
     s = ValidationSettings(sbc_datasets=8, sbc_trials=40, draws=40, tune=40, n_ranks=20,
-                           fidelity_trials=(40,), fidelity_datasets=(2,), fidelity_draws=40,
+                           fidelity_trials=(40,), fidelity_datasets=(2,), fidelity_draws=40, fidelity_tune=40,
                            per_trial_x=10, normalisation_theta=6, chunk=1)
 
     done_when_lost = []

@@ -234,7 +234,7 @@ def test_a_partial_run_compares_with_the_reference_and_leaves_the_metadata_alone
     net = tmp_path / "net"
     shutil.copytree(tiny_path, net)
     s = ValidationSettings(sbc_datasets=0, draws=40, tune=40, fidelity_trials=(40,), fidelity_datasets=(2,),
-                           fidelity_draws=40, per_trial_x=10, normalisation_theta=6)
+                           fidelity_draws=40, fidelity_tune=40, per_trial_x=10, normalisation_theta=6)
     assert s.partial and not ValidationSettings().partial
     report = validate(None, weights=net, settings=s, workers=0, progress=False)
     assert report.status in ("partial", "failed") and "sbc" not in report.figures
