@@ -140,16 +140,6 @@ class ValidationSettings:
                    fidelity_trials=(1000,), fidelity_datasets=(2,), fidelity_draws=300, fidelity_tune=150,
                    per_trial_x=50, normalisation_theta=50, chunk=5)
 
-    def key(self) -> str:
-        """A short hash of the settings, which names the run's checkpoint file.
-
-        Returns
-        -------
-        str
-            12 hexadecimal digits.
-        """
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
-
 
 @dataclass
 class ValidationReport:
@@ -413,9 +403,9 @@ def validate(
     sampler settings it was made with, so a rerun resumes, and a run with other settings reuses
     the fits whose dataset and sampler settings it shares. The report (markdown and PNG plots)
     goes to ``out``, and the verdict into the network's metadata, where ``hssm-nre info`` and
-    ``hssm-nre list`` show it and HSSM's warnings read it. A full run takes a while (the DDM's default run: 13.5 minutes on 2
-    cores); ``settings=ValidationSettings.quick()`` takes a few minutes. Ctrl-C or SIGTERM
-    stops the workers and keeps the finished fits.
+    ``hssm-nre list`` show it and HSSM's warnings read it. A full run takes a while (the DDM's
+    default run: 13.5 minutes on 2 cores); ``settings=ValidationSettings.quick()`` takes a few
+    minutes. Ctrl-C or SIGTERM stops the workers and keeps the finished fits.
 
     Parameters
     ----------
@@ -528,14 +518,14 @@ def validate(
                 print(
                     f"Validating the {name!r} network {folder} ({lik.kind} likelihood"
                     f"{', the LAN ' + Path(baseline.path).name + ' beside it' if baseline else ''}): "
-                    f"{sum(len(t['indices']) for t in todo)} fits to run ({sum(k in done for k in planned)} already in "
-                    f"{checkpoint.name}); about {est / 60:.0f} min with {n_workers} worker(s)"
+                    f"{sum(len(t['indices']) for t in todo)} fits to run "
+                    f"({sum(k in done for k in planned)} already in {checkpoint.name}); about {est / 60:.0f} min with {n_workers} worker(s)"
                     f"{' on ' + address if address else ''}.",
                     file=sys.stderr,
                 )
             elif progress:
-                print(f"Validating the {name!r} network {folder}: 0 fits to run ({sum(k in done for k in planned)} already in "
-                      f"{checkpoint.name}).", file=sys.stderr)
+                print(f"Validating the {name!r} network {folder}: 0 fits to run "
+                      f"({sum(k in done for k in planned)} already in {checkpoint.name}).", file=sys.stderr)
             run_tasks(run_task, todo, address=address, workers=workers, on_result=record,
                       units=lambda t: len(t["indices"]), desc=f"validating {name}", progress=progress)
     # the rows of this run's plan only: the checkpoint also keeps fits of other settings
