@@ -96,14 +96,16 @@ def check_against_hssm(lik: ExactDDM) -> float:
 
 
 def run(lik, draws: int, tune: int, s) -> dict:
+    """validate's calibration study with ``lik``: each fit summarised as validate's workers do
+    (``fit_summary``), the study's statistics as validate computes them (``_calibration``)."""
     from tqdm import tqdm
 
-    from hssm_nre.validation.calibration import LEVELS, coverage, coverage_misses, ecdf_difference, ranks, simultaneous_band
     from hssm_nre.validation.fits import fitter
-    from hssm_nre.validation.tasks import _min_ess, dataset
+    from hssm_nre.validation.tasks import dataset, fit_summary
+    from hssm_nre.validation.validate import _calibration
 
     fit = fitter(lik, s.sbc_trials, draws=draws, tune=tune)
-    truths, all_draws, rk, ess = [], [], [], []
+    rows = []
     t0 = time.perf_counter()
     for i in tqdm(range(s.sbc_datasets), desc=f"{draws} draws after {tune} tuning steps"):
         d = dataset(lik.spec, s.sbc_trials, s.seed, i)
@@ -111,22 +113,10 @@ def run(lik, draws: int, tune: int, s) -> dict:
             continue
         theta, data = d
         dr = fit.fit(data, seed=s.seed * 100_003 + i)  # validate's seed for dataset i
-        truths.append(theta)
-        all_draws.append(dr)
-        rk.append(ranks(dr, theta, s.n_ranks))
-        ess.append(_min_ess(dr))
-    params = list(lik.spec.params)
-    cov = coverage(all_draws, np.array(truths))
-    n_ranks = min(s.n_ranks, draws)
-    band = simultaneous_band(len(rk), n_ranks, alpha=0.01)
-    gap = [float(np.max(np.abs(ecdf_difference(np.array(rk)[:, j], n_ranks)[1]) / band)) for j in range(len(params))]
-    return {
-        "draws": draws, "tune": tune, "datasets": len(truths), "seconds": round(time.perf_counter() - t0),
-        "coverage": {str(lv): dict(zip(params, np.round(cov[lv], 3).tolist())) for lv in LEVELS},
-        "misses": coverage_misses(cov, len(truths), params),
-        "band_exceedance": dict(zip(params, np.round(gap, 2).tolist())),
-        "ess_q05": float(np.quantile(ess, 0.05)), "ess_median": float(np.median(ess)),
-    }
+        rows.append(fit_summary(dr, theta, s.n_ranks) | {"n_ranks": min(s.n_ranks, draws)})
+    cal = _calibration(lik.spec, rows, s.sbc_trials)
+    return {"draws": draws, "tune": tune, "seconds": round(time.perf_counter() - t0), "misses": cal["coverage_misses"]} | {
+        k: cal[k] for k in ("datasets", "coverage", "band_exceedance", "ess_q05", "ess_median")}
 
 
 def markdown(results: list[dict], worst: float, params: list[str]) -> str:

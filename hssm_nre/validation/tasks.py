@@ -43,12 +43,47 @@ def _min_ess(draws: np.ndarray) -> float:
     return float(min(array_stats.ess(draws[None, :, j]) for j in range(draws.shape[1])))
 
 
+def fit_settings(task: dict) -> dict:
+    """What a task's fits depend on besides the network and the dataset: the seed, the sampler's
+    draws and tuning, and for a calibration fit the draws the truth is ranked among (validate's
+    checkpoint key, :func:`hssm_nre.validation.validate._row_key`)."""
+    out = {"seed": task["seed"], "draws": task["draws"], "tune": task["tune"]}
+    if task["study"] in ("sbc", "baseline"):
+        out["n_ranks"] = int(min(task["n_ranks"], task["draws"]))
+    return out
+
+
+def fit_summary(draws: np.ndarray, theta: np.ndarray, n_ranks: int | None = None) -> dict:
+    """One fit's draws (S, P) summarised against the truth ``theta``: its mean, SD, share of
+    distinct draws and fewest effective draws; with ``n_ranks``, a calibration fit's rank of the
+    truth and whether each central interval covers it."""
+    from .calibration import LEVELS, ranks
+
+    out = {
+        "truth": np.asarray(theta).tolist(),
+        "mean": draws.mean(axis=0).tolist(),
+        "sd": draws.std(axis=0).tolist(),
+        # a chain stuck on a few points (step size collapsed) has few distinct draws
+        "distinct": float(len(np.unique(draws, axis=0)) / len(draws)),
+        # the fewest effective draws over the parameters: intervals and ranks read off a
+        # chain with few are noisy (validate reports their spread)
+        "ess": _min_ess(draws),
+    }
+    if n_ranks is not None:
+        out["rank"] = ranks(draws, theta, n_ranks).tolist()
+        out["covered"] = {
+            str(level): ((np.quantile(draws, (1 - level) / 2, axis=0) <= theta)
+                         & (theta <= np.quantile(draws, (1 + level) / 2, axis=0))).tolist()
+            for level in LEVELS
+        }
+    return out
+
+
 def run_task(task: dict) -> list[dict]:
     """Fit the task's datasets; one summary dict per dataset (``skipped`` when the simulator
     could not give the trials)."""
     from ..likelihood import loglik
     from ..simulate import sample_parameters  # noqa: F401  (imported in the worker before timing)
-    from .calibration import LEVELS, ranks
     from .fits import fitter, reweight
 
     lik = loglik(None, weights=task["weights"], kind=task["kind"])
@@ -73,10 +108,7 @@ def run_task(task: dict) -> list[dict]:
         compiles = fit.fits_done == 0
         d = dataset(lik.spec, n, task["seed"], index)
         # what the row depends on besides the network (validate's checkpoint key)
-        row = {"study": study, "n_trials": n, "index": index, "seed": task["seed"], "draws": task["draws"],
-               "tune": task["tune"]}
-        if study in ("sbc", "baseline"):
-            row["n_ranks"] = int(min(task["n_ranks"], task["draws"]))
+        row = {"study": study, "n_trials": n, "index": index} | fit_settings(task)
         if study == "baseline":
             row["baseline_sha256"] = task["baseline_sha256"]
         if d is None:
@@ -85,24 +117,9 @@ def run_task(task: dict) -> list[dict]:
         theta, data = d
         draws = fit.fit(data, seed=task["seed"] * 100_003 + index)
         fit.fits_done += 1
-        row |= {
-            "truth": theta.tolist(),
-            "mean": draws.mean(axis=0).tolist(),
-            "sd": draws.std(axis=0).tolist(),
-            # a chain stuck on a few points (step size collapsed) has few distinct draws
-            "distinct": float(len(np.unique(draws, axis=0)) / len(draws)),
-            # the fewest effective draws over the parameters: intervals and ranks read off a
-            # chain with few are noisy (validate reports their spread)
-            "ess": _min_ess(draws),
-        }
-        if study in ("sbc", "baseline"):
-            row["rank"] = ranks(draws, theta, task["n_ranks"]).tolist()
-            row["covered"] = {
-                str(level): ((np.quantile(draws, (1 - level) / 2, axis=0) <= theta)
-                             & (theta <= np.quantile(draws, (1 + level) / 2, axis=0))).tolist()
-                for level in LEVELS
-            }
-        elif study == "fidelity":
+        ranked = study in ("sbc", "baseline")
+        row |= fit_summary(draws, theta, task["n_ranks"] if ranked else None)
+        if study == "fidelity":
             from .references import reference_for
 
             ref = reference_for(lik.spec)

@@ -37,6 +37,7 @@ from ..distributed import chunks, run_tasks
 from .calibration import LEVELS, coverage_misses, ecdf_difference, recovery, simultaneous_band
 from .references import has_reference, reference_for
 from .report import write_report
+from .tasks import dataset, fit_settings, run_task
 
 __all__ = ["ValidationSettings", "ValidationReport", "validate", "VERDICT_RULES"]
 
@@ -263,8 +264,8 @@ def _row_key(row: dict) -> tuple:
 
 def _task_key(task: dict, index: int) -> tuple:
     """:func:`_row_key` of the row a task's dataset ``index`` will give."""
-    ranked = task["study"] in ("sbc", "baseline")
-    return _row_key(task | {"index": index, "n_ranks": min(task["n_ranks"], task["draws"]) if ranked else None})
+    return _row_key({"study": task["study"], "n_trials": task["n_trials"], "index": index,
+                     "baseline_sha256": task.get("baseline_sha256")} | fit_settings(task))
 
 
 def _fit_seconds(rows) -> dict:
@@ -363,8 +364,6 @@ def _reference_seconds(lik, s: ValidationSettings, n_trials: int) -> float:
     the races) grow with the trials, so timing 200-trial datasets put a race run's 1,000- and
     5,000-trial comparisons at a fraction of their cost."""
     from threadpoolctl import threadpool_limits
-
-    from .tasks import dataset
 
     ref = reference_for(lik.spec)
     times = []
@@ -500,7 +499,6 @@ def validate(
             os.fsync(f.fileno())
 
         from ..interrupt import Interruptible
-        from .tasks import run_task
 
         # SIGTERM as well as Ctrl-C stops the workers too, and the checkpoint keeps every fit so far
         with Interruptible(f"validating {name!r}", kept=f"the finished fits are in {checkpoint}; a rerun resumes"):
